@@ -1,0 +1,89 @@
+"""The mkdocs-macros adapter: the only part of the project that knows about MkDocs.
+
+`define_env` builds (or replays) every example through the workbench and registers
+the page macros; `on_pre_page_macros` tells them which page they are in; and
+`on_post_build` saves the record, prints drift lines and, under `mkdocs build`,
+fails the build listing every problem with its page and line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from mkdocs.exceptions import PluginError
+
+from .errors import LivedocsError
+from .pages import Pages, macros
+from .workbench import Workbench
+
+log = logging.getLogger("mkdocs.livedocs")
+
+# The replay notice is a warning a reader of the log must see, but it must not turn a
+# replay build into a failure under --strict (strict counts warnings of `mkdocs.*`).
+notice = logging.getLogger("livedocs.notice")
+if not notice.handlers:
+    _handler = logging.StreamHandler(sys.stderr)
+    _handler.setFormatter(logging.Formatter("WARNING -  %(message)s"))
+    notice.addHandler(_handler)
+    notice.propagate = False
+
+_current: dict[str, Pages] = {}
+
+
+def serving() -> bool:
+    """Under `mkdocs serve` a problem is shown in the page, not fatal."""
+    flag = os.environ.get("LIVEDOCS_SERVE")
+    if flag is not None:
+        return flag not in ("", "0", "false")
+    return len(sys.argv) > 1 and sys.argv[1] == "serve"
+
+
+def define_env(env: Any) -> None:
+    root = Path(env.project_dir)
+    previous = _current.pop("pages", None)
+    if previous is not None:
+        previous.bench.close()
+    try:
+        bench = Workbench(root)
+        bench.connect()
+    except LivedocsError as error:
+        raise PluginError(f"livedocs: {error}") from None
+    if bench.notice:
+        notice.warning("livedocs: %s", bench.notice)
+    bench.prepare()
+    pages = Pages(bench)
+    _current["pages"] = pages
+    _current_docs["dir"] = os.path.relpath(env.conf["docs_dir"], root)
+    for name, function in macros(pages).items():
+        env.macro(function, name)
+
+
+_current_docs: dict[str, str] = {"dir": "docs"}
+
+
+def on_pre_page_macros(env: Any) -> None:
+    pages = _current.get("pages")
+    if pages is None:
+        return
+    path = Path(_current_docs["dir"], env.page.file.src_path).as_posix()
+    pages.begin_page(path, env.markdown)
+
+
+def on_post_build(env: Any) -> None:
+    pages = _current.get("pages")
+    if pages is None:
+        return
+    bench = pages.bench
+    try:
+        for line in bench.finish():
+            log.info("livedocs drift: %s", line)
+    except LivedocsError as error:
+        raise PluginError(f"livedocs: {error}") from None
+    problems = pages.report()
+    if problems and not serving():
+        listing = "\n".join(f"  {problem}" for problem in problems)
+        raise PluginError(f"livedocs: {len(problems)} problem(s); the site is not true as written:\n{listing}")

@@ -1,0 +1,176 @@
+"""The build context exactly as sent to the engine, and the cache key built from it.
+
+The context is assembled here, not by the engine client: `.dockerignore` applied,
+files in a stable order with fixed metadata, `edit:` replacements made and `FROM`
+lines rewritten by the image map. Hashing those very bytes gives a key that changes
+when, and only when, what the engine would build from changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tarfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .dockerfile import rewrite_images
+from .errors import LivedocsError
+from .examples import ImageSpec
+
+_FIXED_MTIME = 946684800  # 2000-01-01: file times must not change the key
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern (Go filepath.Match plus `**`) as a regular expression."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : end].replace("\\", "\\\\")
+                if body.startswith("!") or body.startswith("^"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end
+        elif c == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def read_dockerignore(context: Path) -> list[tuple[bool, re.Pattern[str]]]:
+    """(negated, regex) per .dockerignore line, in order."""
+    path = context / ".dockerignore"
+    if not path.is_file():
+        return []
+    rules = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        if negated:
+            line = line[1:].strip()
+        line = os.path.normpath(line).lstrip("/")
+        if line in ("", "."):
+            continue
+        rules.append((negated, _pattern_regex(line)))
+    return rules
+
+
+def is_ignored(relative: str, rules: Iterable[tuple[bool, re.Pattern[str]]]) -> bool:
+    """Docker's rule: the last pattern matching the path or one of its parents wins."""
+    parts = relative.split("/")
+    candidates = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    ignored = False
+    for negated, regex in rules:
+        if any(regex.match(candidate) for candidate in candidates):
+            ignored = not negated
+    return ignored
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    tar: bytes
+    digest: str  # sha256 of the tar, which is deterministic
+    files: tuple[str, ...]
+    dockerfile: str  # path of the Dockerfile inside the context
+    dockerfile_text: str  # as sent (FROM lines rewritten)
+
+
+def _files(context: Path, repository: Path, spec: ImageSpec) -> list[tuple[str, Path]]:
+    rules = read_dockerignore(context)
+    keep = {".dockerignore", spec.dockerfile}
+    found = []
+    for folder, dirs, names in os.walk(context, followlinks=False):
+        dirs.sort()
+        for name in sorted(names) + [d for d in dirs if (Path(folder) / d).is_symlink()]:
+            path = Path(folder) / name
+            relative = path.relative_to(context).as_posix()
+            if relative not in keep and is_ignored(relative, rules):
+                continue
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(context.resolve()):
+                    shown = path.relative_to(repository).as_posix()
+                    raise spec.error(f"{shown} is a symlink pointing outside the build context ({os.readlink(path)})")
+            found.append((relative, path))
+    return found
+
+
+def build_context(spec: ImageSpec, repository: Path, image_map: Mapping[str, str]) -> BuildContext:
+    """Assemble the context of `spec` as it will be sent to the engine."""
+    context = spec.context_path
+    if not context.is_dir():
+        raise spec.error(f"build context {spec.context!r} is not a folder")
+    replacements = {original: context / replacement for original, replacement in spec.edit.items()}
+    buffer = io.BytesIO()
+    names = []
+    dockerfile_text = ""
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for relative, path in _files(context, repository, spec):
+            source = replacements.get(relative, path)
+            info = tarfile.TarInfo(relative)
+            info.mtime = _FIXED_MTIME
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if path.is_symlink():
+                info.type = tarfile.SYMTYPE
+                info.linkname = os.readlink(path)
+                info.mode = 0o777
+                tar.addfile(info)
+            else:
+                data = source.read_bytes()
+                if relative == spec.dockerfile:
+                    dockerfile_text = data.decode("utf-8")
+                    data = rewrite_images(dockerfile_text, image_map).encode("utf-8")
+                    dockerfile_text = data.decode("utf-8")
+                info.size = len(data)
+                info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                tar.addfile(info, io.BytesIO(data))
+            names.append(relative)
+    payload = buffer.getvalue()
+    return BuildContext(
+        tar=payload,
+        digest=hashlib.sha256(payload).hexdigest(),
+        files=tuple(names),
+        dockerfile=spec.dockerfile,
+        dockerfile_text=dockerfile_text,
+    )
+
+
+def cache_key(spec: ImageSpec, context: BuildContext, base_ids: Mapping[str, str], builder: str) -> str:
+    """What decides an image: context bytes, build settings, base image IDs, builder."""
+    parts = [
+        "livedocs-key-v1",
+        f"context={context.digest}",
+        f"dockerfile={spec.dockerfile}",
+        f"target={spec.target or ''}",
+        f"builder={builder}",
+        *(f"arg:{k}={v}" for k, v in sorted(spec.build_args.items())),
+        *(f"base:{ref}={image_id}" for ref, image_id in sorted(base_ids.items())),
+    ]
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()

@@ -1,0 +1,371 @@
+"""The one module that talks to Docker (through the docker SDK).
+
+Everything the rest of the project needs from an engine goes through `Engine`: its
+identity, image inspection and history, classic builds with their log, and run checks
+of containers held on a short leash. Docker's exceptions become the project's own.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import io
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from .errors import BuildFailed, EngineUnavailable, LivedocsError, RunFailed
+
+LABEL_KEY = "org.livedocs.key"
+LABEL_EXAMPLE = "org.livedocs.example"
+LABEL_RUN = "org.livedocs.run"
+LABEL_STANDIN = "org.livedocs.standin"
+
+BUILDER = "classic"  # the docker SDK's builds go through the classic builder
+_BODY_LIMIT = 64 * 1024
+_LOG_LINES = 20
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_API_ERRORS = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    OSError,
+)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    host: str
+    version: str
+    api_version: str
+    storage_driver: str
+    os: str
+    architecture: str
+    builder: str = BUILDER
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    size_bytes: int
+    created: str
+    tags: tuple[str, ...]
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Layer:
+    id: str  # "<missing>" unless the layer is an image of its own (a base image's top)
+    created_by: str
+    size_bytes: int
+    created: str
+
+
+@dataclass
+class BuildLog:
+    """What the classic builder said: its lines and the steps it ran."""
+
+    lines: list[str] = field(default_factory=list)
+    steps: list[tuple[int, str, bool]] = field(
+        default_factory=list
+    )  # (number, text, from cache)
+
+    def add(self, chunk: str) -> None:
+        for line in chunk.splitlines():
+            line = line.rstrip()
+            if not line:
+                continue
+            self.lines.append(line)
+            match = _STEP.match(line)
+            if match:
+                self.steps.append((int(match.group(1)), match.group(3), False))
+            elif line.strip() == "---> Using cache" and self.steps:
+                number, text, _ = self.steps[-1]
+                self.steps[-1] = (number, text, True)
+
+    @property
+    def last_step(self) -> int | None:
+        return self.steps[-1][0] if self.steps else None
+
+
+def _iso(created: str | int) -> str:
+    if isinstance(created, int):
+        return (
+            datetime.fromtimestamp(created, timezone.utc)
+            .isoformat()
+            .replace("+00:00", "Z")
+        )
+    return created
+
+
+class Engine:
+    """A connected Docker engine."""
+
+    def __init__(
+        self, client: docker.DockerClient, host: str, build_timeout: float
+    ) -> None:
+        self._client = client
+        self._api = client.api
+        self.host = host
+        self.build_timeout = build_timeout
+        self._info: EngineInfo | None = None
+
+    @classmethod
+    def connect(cls, timeout: float = 30.0, build_timeout: float = 1800.0) -> Engine:
+        """The engine `DOCKER_HOST` (or the local socket) names; EngineUnavailable if none answers."""
+        host = "the local Docker socket"
+        try:
+            client = docker.from_env(timeout=int(timeout))
+            host = client.api.base_url
+            client.ping()
+        except _API_ERRORS as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+
+            where = os.environ.get("DOCKER_HOST") or host
+            raise EngineUnavailable(
+                f"no Docker engine answers at {where}: {reason}"
+            ) from None
+        return cls(
+            client,
+            os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
+            build_timeout,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def info(self) -> EngineInfo:
+        if self._info is None:
+            try:
+                version = self._api.version()
+                info = self._api.info()
+            except _API_ERRORS as error:
+                raise EngineUnavailable(
+                    f"the engine at {self.host} stopped answering: {error}"
+                ) from None
+            self._info = EngineInfo(
+                host=self.host,
+                version=str(version.get("Version", "?")),
+                api_version=str(version.get("ApiVersion", "?")),
+                storage_driver=str(info.get("Driver", "?")),
+                os=str(version.get("Os", "?")),
+                architecture=str(version.get("Arch", "?")),
+            )
+        return self._info
+
+    # -- images -----------------------------------------------------------------
+
+    def inspect(self, ref: str) -> ImageInfo | None:
+        """The image `ref` names, or None if the engine has no such image."""
+        try:
+            data = self._api.inspect_image(ref)
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError as error:
+            if error.status_code == 404:
+                return None
+            raise LivedocsError(
+                f"inspecting {ref} failed: {error.explanation}"
+            ) from None
+        except _API_ERRORS as error:
+            raise EngineUnavailable(
+                f"the engine at {self.host} stopped answering: {error}"
+            ) from None
+        return ImageInfo(
+            id=data["Id"],
+            size_bytes=int(data["Size"]),
+            created=_iso(data.get("Created", "")),
+            tags=tuple(data.get("RepoTags") or ()),
+            labels=dict((data.get("Config") or {}).get("Labels") or {}),
+        )
+
+    def history(self, ref: str) -> list[Layer]:
+        """The image's layers, newest first, as `docker history` lists them."""
+        try:
+            rows = self._api.history(ref)
+        except _API_ERRORS as error:
+            raise LivedocsError(f"history of {ref} failed: {error}") from None
+        return [
+            Layer(
+                str(r.get("CreatedBy", "")),
+                int(r.get("Size", 0)),
+                _iso(r.get("Created", 0)),
+            )
+            for r in rows
+        ]
+
+    def remove_image(self, ref: str) -> None:
+        """Remove an image if nothing else holds it; quietly keep it otherwise."""
+        try:
+            self._api.remove_image(ref, force=False, noprune=False)
+        except docker.errors.ImageNotFound:
+            pass
+        except docker.errors.APIError:
+            pass  # still used by a tag or a container: not ours to force
+
+    def build(
+        self,
+        tar: bytes,
+        *,
+        dockerfile: str,
+        tag: str | None,
+        labels: Mapping[str, str],
+        target: str | None = None,
+        build_args: Mapping[str, str] | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> tuple[str, BuildLog]:
+        """Build with the classic builder; (image id, log), or BuildFailed with the log."""
+        log = BuildLog()
+        image_id = None
+        try:
+            stream = self._api.build(
+                fileobj=io.BytesIO(tar),
+                custom_context=True,
+                dockerfile=dockerfile,
+                tag=tag,
+                labels=dict(labels),
+                target=target,
+                buildargs=dict(build_args or {}),
+                rm=True,
+                forcerm=True,
+                pull=False,
+                decode=True,
+                timeout=int(self.build_timeout),
+            )
+            for chunk in stream:
+                if "stream" in chunk:
+                    log.add(chunk["stream"])
+                    if on_line:
+                        on_line(chunk["stream"])
+                if (
+                    "aux" in chunk
+                    and isinstance(chunk["aux"], dict)
+                    and "ID" in chunk["aux"]
+                ):
+                    image_id = chunk["aux"]["ID"]
+                if "error" in chunk:
+                    message = str(chunk.get("error", "")).strip()
+                    log.lines.append(message)
+                    raise BuildFailed("the build failed", detail=message)
+        except BuildFailed as failure:
+            failure.build_log = log  # type: ignore[attr-defined]
+            raise
+        except docker.errors.APIError as error:
+            failure = BuildFailed(
+                "the build failed", detail=str(error.explanation or error)
+            )
+            failure.build_log = log  # type: ignore[attr-defined]
+            raise failure from None
+        except _API_ERRORS as error:
+            raise EngineUnavailable(
+                f"the engine at {self.host} stopped answering during a build: {error}"
+            ) from None
+        if image_id is None:
+            for line in reversed(log.lines):
+                if line.startswith("Successfully built "):
+                    image_id = line.split()[-1]
+                    break
+        if image_id is None:
+            raise BuildFailed(
+                "the build ended without an image",
+                detail="\n".join(log.lines[-_LOG_LINES:]),
+            )
+        found = self.inspect(image_id)
+        return (found.id if found else image_id), log
+
+    # -- run checks -------------------------------------------------------------
+
+    def http_check(
+        self,
+        image: str,
+        *,
+        port: int,
+        paths: Sequence[str],
+        timeout: float,
+        cap_add: Sequence[str] = (),
+    ) -> dict[str, tuple[int, str]]:
+        """Start `image`, wait for its port on 127.0.0.1, GET each path, remove it.
+
+        The container runs unprivileged: all capabilities dropped (but those the
+        example declares), no new privileges, memory, CPU and process limits, no
+        mounts, its port published on 127.0.0.1 only.
+        """
+        container = None
+        try:
+            container = self._client.containers.run(
+                image,
+                detach=True,
+                ports={f"{port}/tcp": ("127.0.0.1", None)},
+                cap_drop=["ALL"],
+                cap_add=list(cap_add) or None,
+                security_opt=["no-new-privileges"],
+                mem_limit="256m",
+                nano_cpus=1_000_000_000,
+                pids_limit=256,
+                labels={LABEL_RUN: "1"},
+            )
+            host_port = self._wait_for_port(container, port, paths[0], timeout)
+            return {path: _get(host_port, path) for path in paths}
+        except (RunFailed, LivedocsError):
+            raise
+        except _API_ERRORS as error:
+            raise RunFailed(f"could not run {image}: {error}") from None
+        finally:
+            if container is not None:
+                try:
+                    container.remove(force=True)
+                except _API_ERRORS:
+                    pass
+
+    def _wait_for_port(
+        self, container: object, port: int, first_path: str, timeout: float
+    ) -> int:
+        deadline = time.monotonic() + timeout
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            container.reload()  # type: ignore[attr-defined]
+            state = container.attrs["State"]  # type: ignore[attr-defined]
+            if not state.get("Running"):
+                raise RunFailed(
+                    f"the container exited with code {state.get('ExitCode')} before answering on port {port}",
+                    detail=self._tail(container),
+                )
+            bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(
+                f"{port}/tcp"
+            )  # type: ignore[attr-defined]
+            if bindings:
+                host_port = int(bindings[0]["HostPort"])
+                try:
+                    _get(host_port, first_path, timeout=1.0)
+                    return host_port
+                except (OSError, http.client.HTTPException) as error:
+                    last_error = str(error) or type(error).__name__
+            time.sleep(0.1)
+        raise RunFailed(
+            f"nothing answered on port {port} within {timeout:g}s ({last_error})",
+            detail=self._tail(container),
+        )
+
+    def _tail(self, container: object) -> str:
+        try:
+            raw = container.logs(tail=_LOG_LINES)  # type: ignore[attr-defined]
+        except _API_ERRORS:
+            return ""
+        return raw[-8192:].decode("utf-8", "replace").rstrip()
+
+
+def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str]:
+    """GET http://127.0.0.1:port/path; (status, body), the body bounded."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", path, headers={"Connection": "close"})
+        response = connection.getresponse()
+        body = response.read(_BODY_LIMIT)
+        return response.status, body.decode("utf-8", "replace")
+    finally:
+        connection.close()

@@ -1,0 +1,206 @@
+"""Examples and the images they declare, read from `examples/<app>/livedocs.yml`.
+
+    images:
+      go-app-multi:               # the tag the chapter tells the reader to use
+        dockerfile: Dockerfile    # relative to the example folder (default Dockerfile)
+        context: .                # build context, inside the example folder (default .)
+        target: runtime           # a stage to stop at (optional)
+        build_args: {KEY: value}  # optional
+        expect: failure           # the build must fail (default: success)
+        after: go-app-single      # build only once that image is built
+        edit: {main.go: main_edited.go}   # send the context with a file replaced
+        lint: broken              # a deliberately broken example (no linting)
+        run:                      # a run check
+          port: 8080
+          paths: ["/", "/hello"]
+          timeout: 20
+          cap_add: []
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import LivedocsError
+
+MANIFEST = "livedocs.yml"
+_IMAGE_KEYS = {"dockerfile", "context", "target", "build_args", "expect", "after", "edit", "lint", "run"}
+_RUN_KEYS = {"port", "paths", "timeout", "cap_add"}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    port: int
+    paths: tuple[str, ...]
+    timeout: float = 20.0
+    cap_add: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    tag: str
+    example: str  # folder name under examples/
+    folder: Path  # absolute example folder
+    manifest: str  # repository-relative manifest path, for messages
+    line: int  # line of the image's key in the manifest
+    dockerfile: str = "Dockerfile"
+    context: str = "."
+    target: str | None = None
+    build_args: dict[str, str] = field(default_factory=dict)
+    expect_failure: bool = False
+    after: str | None = None
+    edit: dict[str, str] = field(default_factory=dict)
+    lint: str | None = None
+    run: RunSpec | None = None
+
+    @property
+    def dockerfile_path(self) -> Path:
+        return self.folder / self.context / self.dockerfile
+
+    @property
+    def context_path(self) -> Path:
+        return self.folder / self.context
+
+    def error(self, message: str, detail: str | None = None) -> LivedocsError:
+        return LivedocsError(message, path=self.manifest, line=self.line, detail=detail)
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Line of each image's key under `images:`, for messages."""
+    lines: dict[str, int] = {}
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return lines
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "images" and isinstance(value, yaml.MappingNode):
+                for image_key, _ in value.value:
+                    lines[str(image_key.value)] = image_key.start_mark.line + 1
+    return lines
+
+
+def _strings(value: Any, what: str, fail: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise fail(f"{what} must be a list of texts")
+    return tuple(value)
+
+
+def load_example(folder: Path, root: Path) -> list[ImageSpec]:
+    """The images one example folder declares; LivedocsError naming file and line."""
+    manifest_path = folder / MANIFEST
+    shown = manifest_path.relative_to(root).as_posix()
+    text = manifest_path.read_text(encoding="utf-8")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise LivedocsError(
+            f"not valid YAML: {getattr(error, 'problem', error)}",
+            path=shown,
+            line=mark.line + 1 if mark else None,
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("images"), dict):
+        raise LivedocsError("expected a mapping with an 'images:' section", path=shown, line=1)
+    lines = _key_lines(text)
+    specs = []
+    for tag, settings in data["images"].items():
+        line = lines.get(str(tag), 1)
+
+        def fail(message: str, tag: Any = tag, line: int = line) -> LivedocsError:
+            return LivedocsError(f"image {tag}: {message}", path=shown, line=line)
+
+        settings = settings or {}
+        if not isinstance(settings, dict):
+            raise fail("settings must be a mapping")
+        unknown = set(settings) - _IMAGE_KEYS
+        if unknown:
+            raise fail(f"unknown setting(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(_IMAGE_KEYS))}")
+        run = None
+        if "run" in settings:
+            run_settings = settings["run"]
+            if not isinstance(run_settings, dict) or not isinstance(run_settings.get("port"), int):
+                raise fail("run: needs at least 'port: <container port>'")
+            unknown = set(run_settings) - _RUN_KEYS
+            if unknown:
+                raise fail(f"run: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
+            timeout = run_settings.get("timeout", 20)
+            if not isinstance(timeout, int | float) or not 0 < timeout <= 600:
+                raise fail("run.timeout must be a number of seconds between 0 and 600")
+            run = RunSpec(
+                port=run_settings["port"],
+                paths=_strings(run_settings.get("paths", ["/"]), "run.paths", fail),
+                timeout=float(timeout),
+                cap_add=_strings(run_settings.get("cap_add", []), "run.cap_add", fail),
+            )
+        expect = settings.get("expect", "success")
+        if expect not in ("success", "failure"):
+            raise fail("expect must be 'success' or 'failure'")
+        for key in ("dockerfile", "context", "target", "after", "lint"):
+            if key in settings and not isinstance(settings[key], str):
+                raise fail(f"{key} must be a text")
+        for key in ("build_args", "edit"):
+            value = settings.get(key, {})
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise fail(f"{key} must be a mapping of texts")
+        spec = ImageSpec(
+            tag=str(tag),
+            example=folder.name,
+            folder=folder,
+            manifest=shown,
+            line=line,
+            dockerfile=settings.get("dockerfile", "Dockerfile"),
+            context=settings.get("context", "."),
+            target=settings.get("target"),
+            build_args={str(k): v for k, v in settings.get("build_args", {}).items()},
+            expect_failure=expect == "failure",
+            after=settings.get("after"),
+            edit={str(k): v for k, v in settings.get("edit", {}).items()},
+            lint=settings.get("lint"),
+            run=run,
+        )
+        _check_paths(spec, root, fail)
+        specs.append(spec)
+    return specs
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _check_paths(spec: ImageSpec, root: Path, fail: Any) -> None:
+    if not _inside(spec.context_path, spec.folder):
+        raise fail(f"context {spec.context!r} escapes the example folder {spec.example}/")
+    if not _inside(spec.dockerfile_path, spec.context_path):
+        raise fail(f"dockerfile {spec.dockerfile!r} is outside the build context")
+    if not spec.dockerfile_path.is_file():
+        shown = spec.dockerfile_path.relative_to(root).as_posix() if _inside(spec.dockerfile_path, root) else spec.dockerfile
+        raise fail(f"Dockerfile not found: {shown}")
+    for original, replacement in spec.edit.items():
+        for name in (original, replacement):
+            if not _inside(spec.context_path / name, spec.context_path):
+                raise fail(f"edit: {name!r} is outside the build context")
+        if not (spec.context_path / replacement).is_file():
+            raise fail(f"edit: replacement file {replacement!r} not found")
+
+
+def load_examples(root: Path) -> dict[str, ImageSpec]:
+    """Every image declared under `root/examples`, by tag; tags must be unique."""
+    specs: dict[str, ImageSpec] = {}
+    examples = root / "examples"
+    if not examples.is_dir():
+        return specs
+    for manifest in sorted(examples.glob(f"*/{MANIFEST}")):
+        for spec in load_example(manifest.parent, root):
+            if spec.tag in specs:
+                other = specs[spec.tag]
+                raise spec.error(f"image {spec.tag} is also declared in {other.manifest}:{other.line}")
+            specs[spec.tag] = spec
+    for spec in specs.values():
+        if spec.after is not None and spec.after not in specs:
+            raise spec.error(f"after: no image named {spec.after!r} is declared")
+    return specs

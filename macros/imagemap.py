@@ -1,0 +1,48 @@
+"""LIVEDOCS_IMAGE_MAP: official base images -> local stand-ins, for offline builds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from .errors import LivedocsError
+
+VARIABLE = "LIVEDOCS_IMAGE_MAP"
+
+
+def load_image_map(root: Path, value: str | None = None) -> dict[str, str]:
+    """The map named by LIVEDOCS_IMAGE_MAP (relative to `root` or the working folder).
+
+    Empty when the variable is unset; LivedocsError naming the file when it is missing
+    or not a mapping of image references.
+    """
+    value = os.environ.get(VARIABLE, "") if value is None else value
+    if not value.strip():
+        return {}
+    path = Path(value)
+    if not path.is_absolute() and not path.exists():
+        path = root / value
+    shown = f"{VARIABLE}={value}"
+    if not path.is_file():
+        raise LivedocsError(f"{shown}: no such file", path=value)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        mark = getattr(error, "problem_mark", None)
+        raise LivedocsError(
+            f"{shown}: not valid YAML ({getattr(error, 'problem', error)})",
+            path=value,
+            line=mark.line + 1 if mark else None,
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip() for k, v in data.items()
+    ):
+        raise LivedocsError(f"{shown}: expected lines of the form 'official:tag: local/ref:tag'", path=value)
+    for official, local in data.items():
+        if official == local:
+            raise LivedocsError(f"{shown}: {official} maps to itself", path=value)
+    return dict(data)

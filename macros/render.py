@@ -1,0 +1,171 @@
+"""Figures as a reader sees them: Markdown and inline HTML/SVG fragments."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from .units import human_duration, human_size, short_id, tabwriter
+
+
+def fenced(text: str, language: str = "text", title: str | None = None) -> str:
+    """A fenced code block that survives any backticks in `text`."""
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    head = f'{fence}{language}' + (f' title="{title}"' if title else "")
+    return f"{head}\n{text.rstrip()}\n{fence}"
+
+
+def _parse_time(stamp: str) -> datetime | None:
+    """An engine timestamp (UTC, any number of fractional digits) to the second."""
+    match = re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", stamp)
+    return datetime.fromisoformat(match.group(0)).replace(tzinfo=timezone.utc) if match else None
+
+
+def created_ago(created: str, now: datetime | None = None) -> str:
+    when = _parse_time(created)
+    if when is None:
+        return ""
+    return human_duration((now or datetime.now(timezone.utc)) - when) + " ago"
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    repository, _, version = tag.rpartition(":")
+    if not repository or "/" in version:
+        return tag, "latest"
+    return repository, version
+
+
+def images_table(entries: Sequence[tuple[str, Mapping[str, Any]]], created: bool = True) -> str:
+    """`docker images` for these images, in the CLI's classic table layout."""
+    header = ["REPOSITORY", "TAG", "IMAGE ID"] + (["CREATED"] if created else []) + ["SIZE"]
+    rows = [header]
+    for tag, entry in entries:
+        repository, version = split_tag(tag)
+        row = [repository, version, short_id(entry["image_id"])]
+        if created:
+            row.append(created_ago(entry.get("created", "")))
+        row.append(human_size(entry["size_bytes"]))
+        rows.append(row)
+    return tabwriter(rows)
+
+
+def clean_instruction(created_by: str) -> str:
+    """`/bin/sh -c #(nop)  CMD ["./app"]` -> `CMD ["./app"]`; `/bin/sh -c go build` -> `RUN go build`."""
+    text = " ".join(created_by.replace("\t", " ").split())
+    if text.startswith("/bin/sh -c #(nop)"):
+        return text.removeprefix("/bin/sh -c #(nop)").strip()
+    if text.startswith("/bin/sh -c "):
+        return "RUN " + text.removeprefix("/bin/sh -c ")
+    return text or "(imported)"
+
+
+def layers_table(layers: Sequence[Mapping[str, Any]], hidden: int = 0) -> str:
+    """The image's layers, oldest first, as a Markdown table."""
+    lines = ["| # | Created by | From | Size |", "|--:|---|---|--:|"]
+    for number, layer in enumerate(reversed(layers), start=1):
+        instruction = clean_instruction(str(layer.get("created_by", ""))).replace("|", "\\|")
+        if len(instruction) > 90:
+            instruction = instruction[:89] + "…"
+        origin = "base image" if layer.get("base") else "this Dockerfile"
+        lines.append(f"| {number} | `{instruction}` | {origin} | {human_size(layer.get('size_bytes', 0))} |")
+    if hidden:
+        lines += ["", f"*Not shown: {hidden} empty `LABEL` layer(s) this site adds to record what it built.*"]
+    return "\n".join(lines)
+
+
+def steps_block(steps: Sequence[Mapping[str, Any]]) -> str:
+    """A build's steps, each marked as taken from the cache or run."""
+    total = len(steps)
+    lines = []
+    for step in steps:
+        mark = "cache" if step["cached"] else ("     " if step["instruction"].upper().startswith("FROM ") else "RUN  ")
+        mark = {"cache": "[cached]", "RUN  ": "[ran]   ", "     ": "        "}[mark]
+        lines.append(f"{mark} Step {step['step']}/{total} : {step['instruction']}")
+    return "\n".join(lines)
+
+
+def size_chart(entries: Sequence[tuple[str, int]], title: str = "Image sizes") -> str:
+    """A horizontal bar chart of image sizes as inline SVG, readable in both palettes."""
+    bar_height, gap, label_width, chart_width, value_width = 26, 12, 190, 420, 80
+    top = 34
+    height = top + len(entries) * (bar_height + gap)
+    width = label_width + chart_width + value_width
+    largest = max((size for _, size in entries), default=1) or 1
+    parts = [
+        f'<svg class="livedocs-chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg" aria-labelledby="chart-title">',
+        f'<title id="chart-title">{html.escape(title)}</title>',
+        f'<text x="0" y="20" class="livedocs-chart-title">{html.escape(title)}</text>',
+    ]
+    for index, (tag, size) in enumerate(entries):
+        y = top + index * (bar_height + gap)
+        length = max(2.0, chart_width * size / largest)
+        parts += [
+            f'<text x="{label_width - 10}" y="{y + bar_height * 0.7:.1f}" text-anchor="end" class="livedocs-chart-label">{html.escape(tag)}</text>',
+            f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{bar_height}" rx="3" class="livedocs-chart-bar">'
+            f"<title>{html.escape(tag)}: {human_size(size)} ({size:,} bytes)</title></rect>",
+            f'<text x="{label_width + length + 8:.1f}" y="{y + bar_height * 0.7:.1f}" class="livedocs-chart-value">{human_size(size)}</text>',
+        ]
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def claim_mark(holds: bool, summary: str) -> str:
+    """The discreet mark after a checked sentence; its tooltip says what was measured."""
+    if holds:
+        return f'<span class="livedocs-claim" title="{html.escape(summary)}">✓</span>'
+    return f'<span class="livedocs-claim livedocs-false" title="{html.escape(summary)}">✗ {html.escape(summary)}</span>'
+
+
+def problem_box(message: str, detail: str | None = None) -> str:
+    """An error shown in the page (under `mkdocs serve`): a block, never a traceback."""
+    body = f"<strong>livedocs:</strong> {html.escape(message)}"
+    if detail:
+        body += f"<pre>{html.escape(detail[-2000:])}</pre>"
+    return f'<span class="livedocs-problem">{body}</span>'
+
+
+def provenance_box(entries: Sequence[tuple[str, Mapping[str, Any]]], notice: str | None) -> str:
+    """An admonition saying where this page's figures come from."""
+    if not entries:
+        return ""
+    engines = {tuple(sorted(e.get("engine", {}).items())) for _, e in entries if e.get("engine")}
+    bases: dict[str, Mapping[str, Any]] = {}
+    for _, entry in entries:
+        bases.update(entry.get("base_images", {}))
+    dates = sorted(str(e.get("measured_at", "")) for _, e in entries if e.get("measured_at"))
+    standins = sorted(name for name, base in bases.items() if base.get("standin"))
+    kind = "warning" if (standins or notice) else "info"
+    lines = [f'???+ {kind} "Where these figures come from"', ""]
+    if notice:
+        lines.append(f"    **Recorded figures:** no engine was used for this build ({notice}).")
+        lines.append("")
+    if standins:
+        lines.append(
+            "    **Measured on offline stand-ins** of "
+            + ", ".join(f"`{s}`" for s in standins)
+            + ": local images built from Debian's busybox and the official Go toolchain, because this"
+            " build machine cannot reach a registry. The real images are larger (Alpine's base is"
+            " about 7MB, the Go image about 220MB); the claims on this page hold for both."
+        )
+        lines.append("")
+    for engine in sorted(engines):
+        facts = dict(engine)
+        lines.append(
+            f"    - **Engine:** Docker {facts.get('version', '?')} (API {facts.get('api_version', '?')}),"
+            f" {facts.get('platform', '?')}, storage driver `{facts.get('storage_driver', '?')}`,"
+            f" {facts.get('builder', '?')} builder"
+        )
+    for name, base in sorted(bases.items()):
+        shown = f"`{name}`" + (f" (as `{base['ref']}`)" if base.get("ref") != name else "")
+        lines.append(f"    - **Base image** {shown}: `{short_id(str(base.get('id', '')))}`")
+    if dates:
+        span = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+        lines.append(f"    - **Measured:** {span}")
+    lines.append(f"    - **Images:** {', '.join(f'`{tag}`' for tag, _ in entries)}")
+    return "\n".join(lines)
