@@ -75,7 +75,14 @@ def tokenize(source: str) -> list[Token]:
             kind = "number"
         if kind != "space":
             text = match.group("number") if kind == "number" else match.group(0)
-            tokens.append(Token(kind, text, position, match.group("unit") if kind == "number" else None))
+            tokens.append(
+                Token(
+                    kind,
+                    text,
+                    position,
+                    match.group("unit") if kind == "number" else None,
+                )
+            )
         position = match.end()
     return tokens
 
@@ -283,7 +290,13 @@ def parse(source: str) -> Claim:
         return _Parser(source).claim()
     except ClaimSyntaxError:
         raise
-    except (ValueError, IndexError, KeyError, OverflowError, RecursionError) as error:  # pragma: no cover
+    except (
+        ValueError,
+        IndexError,
+        KeyError,
+        OverflowError,
+        RecursionError,
+    ) as error:  # pragma: no cover
         raise ClaimSyntaxError(f"cannot parse: {error}") from None
 
 
@@ -339,7 +352,10 @@ def _value(operand: Operand, facts: Facts, measured: list[str]) -> float | str:
     if operand.function == "size":
         value = float(facts.size_bytes(args[0]))
     elif operand.function in ("reduction", "ratio"):
-        before, after = float(facts.size_bytes(args[0])), float(facts.size_bytes(args[1]))
+        before, after = (
+            float(facts.size_bytes(args[0])),
+            float(facts.size_bytes(args[1])),
+        )
         if operand.function == "reduction":
             value = 100.0 * (before - after) / before if before else 0.0
         else:

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .dockerfile import rewrite_images
-from .errors import LivedocsError
-from .examples import ImageSpec
+from .examples import MANIFEST, ImageSpec
 
 _FIXED_MTIME = 946684800  # 2000-01-01: file times must not change the key
 
@@ -48,7 +47,7 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
                 out.append(re.escape(c))
             else:
                 body = pattern[i + 1 : end].replace("\\", "\\\\")
-                if body.startswith("!") or body.startswith("^"):
+                if body.startswith(("!", "^")):
                     body = "^" + body[1:]
                 out.append(f"[{body}]")
                 i = end
@@ -110,8 +109,8 @@ def _files(context: Path, repository: Path, spec: ImageSpec) -> list[tuple[str, 
         for name in sorted(names) + [d for d in dirs if (Path(folder) / d).is_symlink()]:
             path = Path(folder) / name
             relative = path.relative_to(context).as_posix()
-            if relative not in keep and is_ignored(relative, rules):
-                continue
+            if relative == MANIFEST or (relative not in keep and is_ignored(relative, rules)):
+                continue  # the manifest is this site's, not part of the reader's example
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(context.resolve()):

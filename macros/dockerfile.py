@@ -99,7 +99,10 @@ def rewrite_images(text: str, image_map: Mapping[str, str]) -> str:
             image, _ = _from_parts(step.arguments)
             if image in image_map:
                 lines[index] = re.sub(
-                    rf"(?<=\s){re.escape(image)}(?=\s|$)", image_map[image], line, count=1
+                    rf"(?<=\s){re.escape(image)}(?=\s|$)",
+                    image_map[image],
+                    line,
+                    count=1,
                 )
         elif step.keyword == "COPY":
             match = _FROM_FLAG.search(line)

@@ -7,14 +7,15 @@ of containers held on a short leash. Docker's exceptions become the project's ow
 
 from __future__ import annotations
 
+import contextlib
 import http.client
-import os
 import io
+import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import docker
 import docker.errors
@@ -71,13 +72,11 @@ class BuildLog:
     """What the classic builder said: its lines and the steps it ran."""
 
     lines: list[str] = field(default_factory=list)
-    steps: list[tuple[int, str, bool]] = field(
-        default_factory=list
-    )  # (number, text, from cache)
+    steps: list[tuple[int, str, bool]] = field(default_factory=list)  # (number, text, from cache)
 
     def add(self, chunk: str) -> None:
-        for line in chunk.splitlines():
-            line = line.rstrip()
+        for raw in chunk.splitlines():
+            line = raw.rstrip()
             if not line:
                 continue
             self.lines.append(line)
@@ -95,20 +94,14 @@ class BuildLog:
 
 def _iso(created: str | int) -> str:
     if isinstance(created, int):
-        return (
-            datetime.fromtimestamp(created, timezone.utc)
-            .isoformat()
-            .replace("+00:00", "Z")
-        )
+        return datetime.fromtimestamp(created, UTC).isoformat().replace("+00:00", "Z")
     return created
 
 
 class Engine:
     """A connected Docker engine."""
 
-    def __init__(
-        self, client: docker.DockerClient, host: str, build_timeout: float
-    ) -> None:
+    def __init__(self, client: docker.DockerClient, host: str, build_timeout: float) -> None:
         self._client = client
         self._api = client.api
         self.host = host
@@ -127,9 +120,7 @@ class Engine:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
 
             where = os.environ.get("DOCKER_HOST") or host
-            raise EngineUnavailable(
-                f"no Docker engine answers at {where}: {reason}"
-            ) from None
+            raise EngineUnavailable(f"no Docker engine answers at {where}: {reason}") from None
         return cls(
             client,
             os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
@@ -145,9 +136,7 @@ class Engine:
                 version = self._api.version()
                 info = self._api.info()
             except _API_ERRORS as error:
-                raise EngineUnavailable(
-                    f"the engine at {self.host} stopped answering: {error}"
-                ) from None
+                raise EngineUnavailable(f"the engine at {self.host} stopped answering: {error}") from None
             self._info = EngineInfo(
                 host=self.host,
                 version=str(version.get("Version", "?")),
@@ -169,13 +158,9 @@ class Engine:
         except docker.errors.APIError as error:
             if error.status_code == 404:
                 return None
-            raise LivedocsError(
-                f"inspecting {ref} failed: {error.explanation}"
-            ) from None
+            raise LivedocsError(f"inspecting {ref} failed: {error.explanation}") from None
         except _API_ERRORS as error:
-            raise EngineUnavailable(
-                f"the engine at {self.host} stopped answering: {error}"
-            ) from None
+            raise EngineUnavailable(f"the engine at {self.host} stopped answering: {error}") from None
         return ImageInfo(
             id=data["Id"],
             size_bytes=int(data["Size"]),
@@ -192,6 +177,7 @@ class Engine:
             raise LivedocsError(f"history of {ref} failed: {error}") from None
         return [
             Layer(
+                str(r.get("Id", "")),
                 str(r.get("CreatedBy", "")),
                 int(r.get("Size", 0)),
                 _iso(r.get("Created", 0)),
@@ -242,11 +228,7 @@ class Engine:
                     log.add(chunk["stream"])
                     if on_line:
                         on_line(chunk["stream"])
-                if (
-                    "aux" in chunk
-                    and isinstance(chunk["aux"], dict)
-                    and "ID" in chunk["aux"]
-                ):
+                if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
                     image_id = chunk["aux"]["ID"]
                 if "error" in chunk:
                     message = str(chunk.get("error", "")).strip()
@@ -256,15 +238,11 @@ class Engine:
             failure.build_log = log  # type: ignore[attr-defined]
             raise
         except docker.errors.APIError as error:
-            failure = BuildFailed(
-                "the build failed", detail=str(error.explanation or error)
-            )
+            failure = BuildFailed("the build failed", detail=str(error.explanation or error))
             failure.build_log = log  # type: ignore[attr-defined]
             raise failure from None
         except _API_ERRORS as error:
-            raise EngineUnavailable(
-                f"the engine at {self.host} stopped answering during a build: {error}"
-            ) from None
+            raise EngineUnavailable(f"the engine at {self.host} stopped answering during a build: {error}") from None
         if image_id is None:
             for line in reversed(log.lines):
                 if line.startswith("Successfully built "):
@@ -317,14 +295,10 @@ class Engine:
             raise RunFailed(f"could not run {image}: {error}") from None
         finally:
             if container is not None:
-                try:
+                with contextlib.suppress(*_API_ERRORS):
                     container.remove(force=True)
-                except _API_ERRORS:
-                    pass
 
-    def _wait_for_port(
-        self, container: object, port: int, first_path: str, timeout: float
-    ) -> int:
+    def _wait_for_port(self, container: object, port: int, first_path: str, timeout: float) -> int:
         deadline = time.monotonic() + timeout
         last_error = "no answer yet"
         while time.monotonic() < deadline:
@@ -335,9 +309,7 @@ class Engine:
                     f"the container exited with code {state.get('ExitCode')} before answering on port {port}",
                     detail=self._tail(container),
                 )
-            bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(
-                f"{port}/tcp"
-            )  # type: ignore[attr-defined]
+            bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(f"{port}/tcp")  # type: ignore[attr-defined]
             if bindings:
                 host_port = int(bindings[0]["HostPort"])
                 try:

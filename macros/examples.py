@@ -1,20 +1,20 @@
 """Examples and the images they declare, read from `examples/<app>/livedocs.yml`.
 
-    images:
-      go-app-multi:               # the tag the chapter tells the reader to use
-        dockerfile: Dockerfile    # relative to the example folder (default Dockerfile)
-        context: .                # build context, inside the example folder (default .)
-        target: runtime           # a stage to stop at (optional)
-        build_args: {KEY: value}  # optional
-        expect: failure           # the build must fail (default: success)
-        after: go-app-single      # build only once that image is built
-        edit: {main.go: main_edited.go}   # send the context with a file replaced
-        lint: broken              # a deliberately broken example (no linting)
-        run:                      # a run check
-          port: 8080
-          paths: ["/", "/hello"]
-          timeout: 20
-          cap_add: []
+images:
+  go-app-multi:               # the tag the chapter tells the reader to use
+    dockerfile: Dockerfile    # relative to the example folder (default Dockerfile)
+    context: .                # build context, inside the example folder (default .)
+    target: runtime           # a stage to stop at (optional)
+    build_args: {KEY: value}  # optional
+    expect: failure           # the build must fail (default: success)
+    after: go-app-single      # build only once that image is built
+    edit: {main.go: main_edited.go}   # send the context with a file replaced
+    lint: broken              # a deliberately broken example (no linting)
+    run:                      # a run check
+      port: 8080
+      paths: ["/", "/hello"]
+      timeout: 20
+      cap_add: []
 """
 
 from __future__ import annotations
@@ -28,7 +28,17 @@ import yaml
 from .errors import LivedocsError
 
 MANIFEST = "livedocs.yml"
-_IMAGE_KEYS = {"dockerfile", "context", "target", "build_args", "expect", "after", "edit", "lint", "run"}
+_IMAGE_KEYS = {
+    "dockerfile",
+    "context",
+    "target",
+    "build_args",
+    "expect",
+    "after",
+    "edit",
+    "lint",
+    "run",
+}
 _RUN_KEYS = {"port", "paths", "timeout", "cap_add"}
 
 
@@ -108,18 +118,20 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
         raise LivedocsError("expected a mapping with an 'images:' section", path=shown, line=1)
     lines = _key_lines(text)
     specs = []
-    for tag, settings in data["images"].items():
+    for tag, declared in data["images"].items():
         line = lines.get(str(tag), 1)
 
         def fail(message: str, tag: Any = tag, line: int = line) -> LivedocsError:
             return LivedocsError(f"image {tag}: {message}", path=shown, line=line)
 
-        settings = settings or {}
+        settings = declared or {}
         if not isinstance(settings, dict):
             raise fail("settings must be a mapping")
         unknown = set(settings) - _IMAGE_KEYS
         if unknown:
-            raise fail(f"unknown setting(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(_IMAGE_KEYS))}")
+            raise fail(
+                f"unknown setting(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(_IMAGE_KEYS))}"
+            )
         run = None
         if "run" in settings:
             run_settings = settings["run"]
@@ -178,7 +190,11 @@ def _check_paths(spec: ImageSpec, root: Path, fail: Any) -> None:
     if not _inside(spec.dockerfile_path, spec.context_path):
         raise fail(f"dockerfile {spec.dockerfile!r} is outside the build context")
     if not spec.dockerfile_path.is_file():
-        shown = spec.dockerfile_path.relative_to(root).as_posix() if _inside(spec.dockerfile_path, root) else spec.dockerfile
+        shown = (
+            spec.dockerfile_path.relative_to(root).as_posix()
+            if _inside(spec.dockerfile_path, root)
+            else spec.dockerfile
+        )
         raise fail(f"Dockerfile not found: {shown}")
     for original, replacement in spec.edit.items():
         for name in (original, replacement):

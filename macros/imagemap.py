@@ -41,7 +41,10 @@ def load_image_map(root: Path, value: str | None = None) -> dict[str, str]:
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip() for k, v in data.items()
     ):
-        raise LivedocsError(f"{shown}: expected lines of the form 'official:tag: local/ref:tag'", path=value)
+        raise LivedocsError(
+            f"{shown}: expected lines of the form 'official:tag: local/ref:tag'",
+            path=value,
+        )
     for official, local in data.items():
         if official == local:
             raise LivedocsError(f"{shown}: {official} maps to itself", path=value)

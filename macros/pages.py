@@ -149,7 +149,10 @@ class Pages:
         def produce() -> str:
             self._use(tag)
             answer = self.bench.response(tag, path)
-            return render.fenced(f"$ curl -i http://127.0.0.1:8080{path}\nHTTP/1.1 {answer.status}\n\n{answer.body}", "text")
+            return render.fenced(
+                f"$ curl -i http://127.0.0.1:8080{path}\nHTTP/1.1 {answer.status}\n\n{answer.body}",
+                "text",
+            )
 
         return self._guard(tag, produce)
 
@@ -176,7 +179,10 @@ class Pages:
         return self._guard(tag, produce)
 
     def provenance(self) -> str:
-        line = next((n for n, text in enumerate(self._source_lines, 1) if "provenance(" in text), None)
+        line = next(
+            (n for n, text in enumerate(self._source_lines, 1) if "provenance(" in text),
+            None,
+        )
         try:
             tags = self._page_images.get(self.page_path, [])
             entries = [(t, self.bench.entry(t)) for t in tags if t not in self.bench.problems]
@@ -208,7 +214,14 @@ class Pages:
         extra = []
         for tag, error in sorted(self.bench.problems.items()):
             if not any(str(error) in message for message in shown):
-                extra.append(Problem(error.path or "examples", error.line, f"{tag}: {error.message}", error.detail))
+                extra.append(
+                    Problem(
+                        error.path or "examples",
+                        error.line,
+                        f"{tag}: {error.message}",
+                        error.detail,
+                    )
+                )
         return extra
 
     def report(self) -> list[Problem]:

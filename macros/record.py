@@ -55,9 +55,15 @@ class Record:
                 line=line,
             ) from None
         if not isinstance(data, dict) or not isinstance(data.get("images"), dict):
-            raise RecordError("not a record of measurements (no 'images' mapping); left as it is", path=self.shown)
+            raise RecordError(
+                "not a record of measurements (no 'images' mapping); left as it is",
+                path=self.shown,
+            )
         if data.get("schema") != SCHEMA:
-            raise RecordError(f"schema {data.get('schema')!r} is not {SCHEMA}; left as it is", path=self.shown)
+            raise RecordError(
+                f"schema {data.get('schema')!r} is not {SCHEMA}; left as it is",
+                path=self.shown,
+            )
         self.images = {str(k): dict(v) for k, v in data["images"].items() if isinstance(v, dict)}
         self._loaded = json.loads(json.dumps(self.images))
 
@@ -91,7 +97,15 @@ class Record:
             return []
         drift = self.drift()
         with locked(self.path):
-            text = json.dumps({"schema": SCHEMA, "images": self.images}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            text = (
+                json.dumps(
+                    {"schema": SCHEMA, "images": self.images},
+                    indent=2,
+                    sort_keys=True,
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
             write_atomically(self.path, text)
         self._loaded = json.loads(json.dumps(self.images))
         return drift

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .units import human_duration, human_size, short_id, tabwriter
@@ -16,21 +16,21 @@ def fenced(text: str, language: str = "text", title: str | None = None) -> str:
     fence = "```"
     while fence in text:
         fence += "`"
-    head = f'{fence}{language}' + (f' title="{title}"' if title else "")
+    head = f"{fence}{language}" + (f' title="{title}"' if title else "")
     return f"{head}\n{text.rstrip()}\n{fence}"
 
 
 def _parse_time(stamp: str) -> datetime | None:
     """An engine timestamp (UTC, any number of fractional digits) to the second."""
     match = re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", stamp)
-    return datetime.fromisoformat(match.group(0)).replace(tzinfo=timezone.utc) if match else None
+    return datetime.fromisoformat(match.group(0)).replace(tzinfo=UTC) if match else None
 
 
 def created_ago(created: str, now: datetime | None = None) -> str:
     when = _parse_time(created)
     if when is None:
         return ""
-    return human_duration((now or datetime.now(timezone.utc)) - when) + " ago"
+    return human_duration((now or datetime.now(UTC)) - when) + " ago"
 
 
 def split_tag(tag: str) -> tuple[str, str]:
@@ -74,7 +74,10 @@ def layers_table(layers: Sequence[Mapping[str, Any]], hidden: int = 0) -> str:
         origin = "base image" if layer.get("base") else "this Dockerfile"
         lines.append(f"| {number} | `{instruction}` | {origin} | {human_size(layer.get('size_bytes', 0))} |")
     if hidden:
-        lines += ["", f"*Not shown: {hidden} empty `LABEL` layer(s) this site adds to record what it built.*"]
+        lines += [
+            "",
+            f"*Not shown: {hidden} empty `LABEL` layer(s) this site adds to record what it built.*",
+        ]
     return "\n".join(lines)
 
 
@@ -97,19 +100,23 @@ def size_chart(entries: Sequence[tuple[str, int]], title: str = "Image sizes") -
     width = label_width + chart_width + value_width
     largest = max((size for _, size in entries), default=1) or 1
     parts = [
-        f'<svg class="livedocs-chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
-        f'style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg" aria-labelledby="chart-title">',
+        (
+            f'<svg class="livedocs-chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
+            f'style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg" aria-labelledby="chart-title">'
+        ),
         f'<title id="chart-title">{html.escape(title)}</title>',
         f'<text x="0" y="20" class="livedocs-chart-title">{html.escape(title)}</text>',
     ]
     for index, (tag, size) in enumerate(entries):
         y = top + index * (bar_height + gap)
+        baseline = f"{y + bar_height * 0.7:.1f}"
         length = max(2.0, chart_width * size / largest)
+        name, shown = html.escape(tag), human_size(size)
         parts += [
-            f'<text x="{label_width - 10}" y="{y + bar_height * 0.7:.1f}" text-anchor="end" class="livedocs-chart-label">{html.escape(tag)}</text>',
-            f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{bar_height}" rx="3" class="livedocs-chart-bar">'
-            f"<title>{html.escape(tag)}: {human_size(size)} ({size:,} bytes)</title></rect>",
-            f'<text x="{label_width + length + 8:.1f}" y="{y + bar_height * 0.7:.1f}" class="livedocs-chart-value">{human_size(size)}</text>',
+            f'<text x="{label_width - 10}" y="{baseline}" text-anchor="end" class="livedocs-chart-label">{name}</text>',
+            f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{bar_height}" rx="3" '
+            f'class="livedocs-chart-bar"><title>{name}: {shown} ({size:,} bytes)</title></rect>',
+            f'<text x="{label_width + length + 8:.1f}" y="{baseline}" class="livedocs-chart-value">{shown}</text>',
         ]
     parts.append("</svg>")
     return "".join(parts)

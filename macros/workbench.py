@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,13 @@ RECORD = "examples/measurements.json"
 
 def is_site_label(instruction: str) -> bool:
     """The LABEL steps and layers this site adds to every image it builds."""
-    return instruction.replace("/bin/sh -c #(nop)", "").strip().startswith(("LABEL org.livedocs.", "LABEL " + LABEL_KEY))
+    return (
+        instruction.replace("/bin/sh -c #(nop)", "").strip().startswith(("LABEL org.livedocs.", "LABEL " + LABEL_KEY))
+    )
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -85,7 +87,10 @@ class Workbench:
     def connect(self) -> None:
         """Choose live or replay as LIVEDOCS_ENGINE says; EngineUnavailable in live mode."""
         if self.requested_mode == "replay":
-            self.mode, self.notice = "replay", f"{MODE_VARIABLE}=replay: figures are the recorded ones"
+            self.mode, self.notice = (
+                "replay",
+                f"{MODE_VARIABLE}=replay: figures are the recorded ones",
+            )
             return
         try:
             self.engine = Engine.connect()
@@ -104,7 +109,11 @@ class Workbench:
 
     # -- preparing every image --------------------------------------------------
 
-    def prepare(self, tags: Iterable[str] | None = None, progress: Callable[[str], None] | None = None) -> Summary:
+    def prepare(
+        self,
+        tags: Iterable[str] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> Summary:
         """Resolve images (all by default): build what is stale, in dependency order.
 
         Independent images build in parallel, bounded by `workers`; an image declared
@@ -151,7 +160,11 @@ class Workbench:
             self.summary.failed - before[2],
         )
         if built or failed:
-            say(f"livedocs: built {built}, cached {cached}" + (f", failed {failed}" if failed else "") + f", in {time.monotonic() - started:.1f}s")
+            say(
+                f"livedocs: built {built}, cached {cached}"
+                + (f", failed {failed}" if failed else "")
+                + f", in {time.monotonic() - started:.1f}s"
+            )
         else:
             log.debug("livedocs: %d images cached", cached)
         return self.summary
@@ -218,7 +231,11 @@ class Workbench:
                     line=base.line,
                 ) from None
             image_id, standin = found
-            bases[reverse.get(base.ref, base.ref)] = {"ref": base.ref, "id": image_id, "standin": standin}
+            bases[reverse.get(base.ref, base.ref)] = {
+                "ref": base.ref,
+                "id": image_id,
+                "standin": standin,
+            }
         return bases
 
     def _measure(self, spec: ImageSpec, say: Callable[[str], None]) -> tuple[dict[str, Any], bool]:
@@ -309,7 +326,13 @@ class Workbench:
         layers, in_base = [], False
         for layer in engine.history(image_id):  # newest first
             in_base = in_base or layer.id in base_ids
-            layers.append({"created_by": layer.created_by, "size_bytes": layer.size_bytes, "base": in_base})
+            layers.append(
+                {
+                    "created_by": layer.created_by,
+                    "size_bytes": layer.size_bytes,
+                    "base": in_base,
+                }
+            )
         entry = {
             "size_bytes": info.size_bytes,
             "image_id": info.id,
@@ -321,10 +344,7 @@ class Workbench:
             "base_images": bases,
             "engine": self._engine_facts(),
             "build": {
-                "steps": [
-                    {"step": n, "instruction": text, "cached": cached}
-                    for n, text, cached in build_log.steps
-                ]
+                "steps": [{"step": n, "instruction": text, "cached": cached} for n, text, cached in build_log.steps]
             },
             "measured_at": now_iso(),
         }
@@ -398,17 +418,27 @@ class Workbench:
         if spec is None or spec.run is None:
             raise LivedocsError(f"{image} has no run check: add 'run: {{port: ..., paths: [...]}}' to its livedocs.yml")
         if self.mode != "live" or self.engine is None:
-            raise RecordError(f"no recorded response of {image} to GET {path}: build once with a Docker engine", path=RECORD)
+            raise RecordError(
+                f"no recorded response of {image} to GET {path}: build once with a Docker engine",
+                path=RECORD,
+            )
         paths = list(dict.fromkeys([*spec.run.paths, path]))
         try:
             answers = self.engine.http_check(
-                entry["image_id"], port=spec.run.port, paths=paths, timeout=spec.run.timeout, cap_add=spec.run.cap_add
+                entry["image_id"],
+                port=spec.run.port,
+                paths=paths,
+                timeout=spec.run.timeout,
+                cap_add=spec.run.cap_add,
             )
         except LivedocsError as error:
             raise spec.error(f"run check of {image} failed: {error.message}", detail=error.detail) from None
         with self._lock:
             responses = {p: {"status": s, "body": b} for p, (s, b) in answers.items()}
-            updated = {**entry, "responses": {**entry.get("responses", {}), **responses}}
+            updated = {
+                **entry,
+                "responses": {**entry.get("responses", {}), **responses},
+            }
             self.entries[image] = updated
             self.record.put(image, updated)
         status, body = answers[path]

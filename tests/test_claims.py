@@ -1,0 +1,115 @@
+"""The claim language: parsing (pure) and checking against given facts (pure)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from macros.claims import BuildFails, Call, Comparison, HttpResponse, Literal, check, parse
+from macros.errors import ClaimSyntaxError, LivedocsError
+
+
+class Facts:
+    """Figures given by hand: checking a claim is a pure function of them."""
+
+    sizes = {"go-app-single": 269_000_000, "go-app-multi": 8_700_000, "go-app-scratch": 6_500_000}
+    responses = {("go-app-static", "/"): HttpResponse(200, "<h1>Welcome</h1>"), ("go-app-static", "/app"): HttpResponse(404, "404 page not found\n")}
+    steps = {"deps-first-edited": (4, 6), "copy-all-edited": (2, 6)}
+
+    def size_bytes(self, image: str) -> int:
+        if image not in self.sizes:
+            raise LivedocsError(f"unknown image {image!r}")
+        return self.sizes[image]
+
+    def layer_count(self, image: str) -> int:
+        return 3
+
+    def response(self, image: str, path: str) -> HttpResponse:
+        return self.responses[(image, path)]
+
+    def build_error(self, image: str) -> str:
+        return "Step 3/3 : COPY --from=bulider /app/myapp .\ninvalid from flag value bulider: pull access denied"
+
+    def build_steps(self, image: str) -> tuple[int, int]:
+        return self.steps[image]
+
+
+def test_parses_a_size_bound() -> None:
+    """`size(x) < 30MB` is a comparison of a call with bytes."""
+    claim = parse("size(go-app-multi) < 30MB")
+    assert claim.body == Comparison(Call("size", ("go-app-multi",)), "<", Literal(30_000_000.0, "bytes", "30MB"))
+
+
+def test_parses_a_failing_build() -> None:
+    claim = parse("build(typo-stage) fails with /invalid from flag value|failed to resolve/")
+    assert claim.body == BuildFails("typo-stage", "invalid from flag value|failed to resolve")
+    assert claim.images() == ["typo-stage"]
+
+
+@pytest.mark.parametrize(
+    ("source", "holds"),
+    [
+        ("size(go-app-multi) < 30MB", True),
+        ("size(go-app-multi) < 8MB", False),
+        ("size(go-app-single) > 100MB", True),
+        ("reduction(go-app-single, go-app-multi) > 90%", True),
+        ("reduction(go-app-single, go-app-multi) > 99%", False),
+        ("ratio(go-app-single, go-app-multi) >= 10", True),
+        ("size(go-app-scratch) < size(go-app-multi)", True),
+        ("size(go-app-multi) < size(go-app-scratch)", False),
+        ("status(go-app-static, '/app') == 404", True),
+        ("status(go-app-static, '/') == 404", False),
+        ("body(go-app-static, '/') contains 'Welcome'", True),
+        ("body(go-app-static, '/') contains 'Goodbye'", False),
+        ("body(go-app-static, '/') matches /<h1>W\\w+<\\/h1>/", True),
+        ("cached_steps(deps-first-edited) > cached_steps(copy-all-edited)", True),
+        ("layers(go-app-multi) == 3", True),
+        ("build(typo-stage) fails with /invalid from flag value|failed to resolve source metadata/", True),
+        ("build(typo-stage) fails with /no such file or directory/", False),
+    ],
+)
+def test_checks_claims_against_facts(source: str, holds: bool) -> None:
+    """True claims hold, false ones do not, and the verdict says what was measured."""
+    verdict = check(parse(source), Facts())
+    assert verdict.holds is holds
+    assert verdict.measured, "a verdict always reports the measured values"
+
+
+def test_false_claim_summary_names_the_measured_value() -> None:
+    verdict = check(parse("size(go-app-multi) < 8MB"), Facts())
+    assert verdict.summary() == 'claim "size(go-app-multi) < 8MB" is false: size(go-app-multi) is 8.7MB'
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("", "empty"),
+        ("size(go-app-multi) < 30", "sizes take a unit"),
+        ("size(go-app-multi) <", "ends where a value was expected"),
+        ("size(go-app-multi < 30MB", "expected ')'"),
+        ("weight(go-app-multi) < 30MB", "unknown quantity 'weight'"),
+        ("size(go-app-multi) < 30MB and more", "after a complete claim"),
+        ("size(go-app-multi) contains 'x'", "'contains' compares"),
+        ("body(x, '/') < 3", "cannot compare"),
+        ("build(x) fails with /(unclosed/", "bad pattern"),
+        ("__import__('os').system('true')", "unexpected"),
+        ("status(x, 200) == 200", "a quoted path such as '/'"),
+        ("status(x, /) == 200", "unexpected '/' at column 11"),
+    ],
+)
+def test_malformed_claims_say_what_is_wrong(source: str, message: str) -> None:
+    """A malformed claim raises the parser's own error, with a useful message."""
+    with pytest.raises(ClaimSyntaxError) as caught:
+        parse(source)
+    assert message in str(caught.value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("size(),<>=!%'/ MBkb90.-_abcxyz\\\"")), max_size=60) | st.text(max_size=40))
+def test_parser_raises_only_its_own_error(source: str) -> None:
+    """Whatever the text, parse() returns a claim or raises ClaimSyntaxError."""
+    try:
+        parse(source)
+    except ClaimSyntaxError:
+        pass
