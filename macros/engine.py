@@ -31,6 +31,7 @@ LABEL_STANDIN = "org.livedocs.standin"
 BUILDER = "classic"  # the docker SDK's builds go through the classic builder
 _BODY_LIMIT = 64 * 1024
 _LOG_LINES = 20
+_LAYER = re.compile(r"^---> [0-9a-f]{12}$")
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _API_ERRORS = (
     docker.errors.DockerException,
@@ -73,6 +74,7 @@ class BuildLog:
 
     lines: list[str] = field(default_factory=list)
     steps: list[tuple[int, str, bool]] = field(default_factory=list)  # (number, text, from cache)
+    created: list[str] = field(default_factory=list)  # images this build made, not taken from the cache
 
     def add(self, chunk: str) -> None:
         for raw in chunk.splitlines():
@@ -86,6 +88,10 @@ class BuildLog:
             elif line.strip() == "---> Using cache" and self.steps:
                 number, text, _ = self.steps[-1]
                 self.steps[-1] = (number, text, True)
+            elif self.steps and _LAYER.match(line.strip()):
+                number, text, cached = self.steps[-1]
+                if not cached and not text.upper().startswith("FROM "):
+                    self.created.append(line.strip().removeprefix("---> "))
 
     @property
     def last_step(self) -> int | None:
@@ -235,9 +241,11 @@ class Engine:
                     log.lines.append(message)
                     raise BuildFailed("the build failed", detail=message)
         except BuildFailed as failure:
+            self._discard(log)
             failure.build_log = log  # type: ignore[attr-defined]
             raise
         except docker.errors.APIError as error:
+            self._discard(log)
             failure = BuildFailed("the build failed", detail=str(error.explanation or error))
             failure.build_log = log  # type: ignore[attr-defined]
             raise failure from None
@@ -255,6 +263,12 @@ class Engine:
             )
         found = self.inspect(image_id)
         return (found.id if found else image_id), log
+
+    def _discard(self, log: BuildLog) -> None:
+        """A failed classic build leaves the images of its finished steps behind,
+        untagged: remove the ones this build made (newest first, parents pruned)."""
+        for image_id in reversed(log.created):
+            self.remove_image(image_id)
 
     # -- run checks -------------------------------------------------------------
 

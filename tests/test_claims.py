@@ -14,7 +14,10 @@ class Facts:
     """Figures given by hand: checking a claim is a pure function of them."""
 
     sizes = {"go-app-single": 269_000_000, "go-app-multi": 8_700_000, "go-app-scratch": 6_500_000}
-    responses = {("go-app-static", "/"): HttpResponse(200, "<h1>Welcome</h1>"), ("go-app-static", "/app"): HttpResponse(404, "404 page not found\n")}
+    responses = {
+        ("go-app-static", "/"): HttpResponse(200, "<h1>Welcome</h1>"),
+        ("go-app-static", "/app"): HttpResponse(404, "404 page not found\n"),
+    }
     steps = {"deps-first-edited": (4, 6), "copy-all-edited": (2, 6)}
 
     def size_bytes(self, image: str) -> int:
@@ -106,7 +109,9 @@ def test_malformed_claims_say_what_is_wrong(source: str, message: str) -> None:
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list("size(),<>=!%'/ MBkb90.-_abcxyz\\\"")), max_size=60) | st.text(max_size=40))
+@given(
+    st.text(alphabet=st.sampled_from(list("size(),<>=!%'/ MBkb90.-_abcxyz\\\"")), max_size=60) | st.text(max_size=40)
+)
 def test_parser_raises_only_its_own_error(source: str) -> None:
     """Whatever the text, parse() returns a claim or raises ClaimSyntaxError."""
     try:

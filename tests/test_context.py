@@ -100,11 +100,16 @@ def test_context_escaping_the_example_is_refused(tmp_path: Path) -> None:
     folder = make_example(tmp_path, {"Dockerfile": "FROM alpine:3.19\n"}, "images:\n  ctx-test:\n    context: ../..\n")
     with pytest.raises(LivedocsError) as caught:
         load_example(folder, tmp_path)
-    assert str(caught.value) == "examples/ctx/livedocs.yml:2: image ctx-test: context '../..' escapes the example folder ctx/"
+    assert (
+        str(caught.value)
+        == "examples/ctx/livedocs.yml:2: image ctx-test: context '../..' escapes the example folder ctx/"
+    )
 
 
 def test_missing_dockerfile_names_manifest_and_line(tmp_path: Path) -> None:
-    folder = make_example(tmp_path, {"Dockerfile": "FROM alpine:3.19\n"}, "images:\n  a: {}\n  b:\n    dockerfile: Nope\n")
+    folder = make_example(
+        tmp_path, {"Dockerfile": "FROM alpine:3.19\n"}, "images:\n  a: {}\n  b:\n    dockerfile: Nope\n"
+    )
     with pytest.raises(LivedocsError) as caught:
         load_example(folder, tmp_path)
     assert str(caught.value) == "examples/ctx/livedocs.yml:3: image b: Dockerfile not found: examples/ctx/Nope"

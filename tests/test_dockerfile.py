@@ -21,7 +21,14 @@ MAP = {"golang:1.21-alpine3.19": "standin/golang:1.21-alpine3.19", "alpine:3.19"
 
 def test_instructions_keep_their_first_line() -> None:
     steps = instructions(DOCKERFILE)
-    assert [(s.line, s.keyword) for s in steps] == [(2, "FROM"), (3, "WORKDIR"), (4, "RUN"), (7, "FROM"), (8, "COPY"), (9, "CMD")]
+    assert [(s.line, s.keyword) for s in steps] == [
+        (2, "FROM"),
+        (3, "WORKDIR"),
+        (4, "RUN"),
+        (7, "FROM"),
+        (8, "COPY"),
+        (9, "CMD"),
+    ]
     assert steps[2].arguments == "go build -o myapp ."
 
 

@@ -1,0 +1,190 @@
+"""Whole tiny sites built with the real mkdocs CLI on the real engine."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import docker
+
+from .conftest import TinySite, container_events, now
+
+PAGE = """\
+# Tiny
+
+The fixture weighs {{ size("fixture-hello") }}. {{ claim("size(fixture-hello) < 30MB") }}
+
+{{ images_table("fixture-hello") }}
+
+{{ response("fixture-hello", "/") }}
+
+{{ claim("status(fixture-hello, '/missing') == 404") }}
+{{ claim("body(fixture-hello, '/') contains 'hello from a fixture'") }}
+
+{{ build_error("fixture-typo") }}
+{{ claim("build(fixture-typo) fails with /invalid from flag value|failed to resolve source metadata/") }}
+
+{{ layers("fixture-hello") }}
+
+{{ provenance() }}
+"""
+
+
+def cli(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_figures_equal_the_engine_and_a_second_build_does_nothing(
+    site: TinySite, docker_client: docker.DockerClient
+) -> None:
+    """Sizes and IDs equal `docker image inspect`; the second build builds nothing and starts no container."""
+    site.example("hello")
+    site.write(PAGE)
+    first = site.build()
+    assert first.code == 0, first.output
+    assert "livedocs: built" in first.output or "livedocs: building" in first.output
+
+    record = first.record()["images"]
+    size = int(cli("image", "inspect", "--format", "{{.Size}}", "fixture-hello"))
+    image_id = cli("image", "inspect", "--format", "{{.Id}}", "fixture-hello")
+    assert record["fixture-hello"]["size_bytes"] == size
+    assert record["fixture-hello"]["image_id"] == image_id
+    assert record["fixture-hello"]["base_images"]["alpine:3.19"]["standin"] is True
+    html = first.page()
+    shown = cli("images", "--format", "{{.Size}}", "fixture-hello")
+    assert f"The fixture weighs {shown}." in html
+    assert "hello from a fixture" in html
+    assert "invalid from flag value wirter" in html or "failed to resolve source metadata" in html
+
+    since = now()
+    second = site.build()
+    until = now()
+    assert second.code == 0, second.output
+    assert "livedocs: building" not in second.output
+    assert container_events(docker_client, since, until) == [], "a second build must start no container"
+    assert second.record() == first.record(), "nothing changed, so the record is not rewritten"
+
+
+def test_images_table_equals_the_docker_cli(site: TinySite) -> None:
+    """The table in the page is what `docker images --format table ...` prints (CREATED aside)."""
+    from macros.render import images_table
+    from macros.workbench import Workbench
+
+    site.example("hello")
+    site.write("# t\n{{ size('fixture-hello') }}\n")
+    assert site.build().code == 0
+    bench = Workbench(site.root, mode="replay")
+    ours = images_table([("fixture-hello", bench.record.get("fixture-hello"))], created=False)
+    theirs = cli("images", "--format", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}", "fixture-hello")
+    assert ours == theirs
+
+
+def test_false_claim_fails_the_build_with_page_and_line(site: TinySite) -> None:
+    """Every false claim is listed at once, with page:line and the measured value."""
+    site.example("hello")
+    site.write(
+        """\
+        # t
+
+        Tiny, they said. {{ claim("size(fixture-hello) < 1MB") }}
+        And it is not a 404. {{ claim("status(fixture-hello, '/') == 404") }}
+        """
+    )
+    built = site.build()
+    assert built.code == 1
+    assert re.search(
+        r'docs/index.md:3: claim "size\(fixture-hello\) < 1MB" is false: size\(fixture-hello\) is [\d.]+MB',
+        built.output,
+    )
+    assert (
+        "docs/index.md:4: claim \"status(fixture-hello, '/') == 404\" is false: status(fixture-hello, '/') is 200"
+        in built.output
+    )
+    assert "2 problem(s)" in built.output
+    assert "Traceback" not in built.output
+
+
+def test_editing_one_example_rebuilds_that_example_only(site: TinySite) -> None:
+    site.example("hello")
+    other = site.example("broken")
+    (other / "Dockerfile").write_text("FROM alpine:3.19\nRUN echo other > /other.txt\n")
+    site.write("# t\n{{ size('fixture-hello') }} {{ size('fixture-broken') }}\n")
+    assert site.build().code == 0
+    (site.root / "examples" / "hello" / "message.txt").write_text("edited\n")
+    again = site.build()
+    assert again.code == 0, again.output
+    assert "building fixture-hello" in again.output
+    assert "building fixture-broken" not in again.output
+
+
+def test_replay_on_a_dead_socket_builds_with_a_notice(site: TinySite) -> None:
+    site.example("hello")
+    site.write("# t\n{{ size('fixture-hello') }} {{ claim('size(fixture-hello) < 30MB') }}\n\n{{ provenance() }}\n")
+    live = site.build()
+    assert live.code == 0, live.output
+    replay = site.build(docker_host="unix:///tmp/no-such-docker.sock")
+    assert replay.code == 0, replay.output
+    assert "WARNING -  livedocs: no Docker engine answers at unix:///tmp/no-such-docker.sock" in replay.output
+    assert "Recorded figures" in replay.page()
+
+
+def test_live_mode_on_a_dead_socket_fails_with_one_line(site: TinySite) -> None:
+    site.example("hello")
+    site.write("# t\n{{ size('fixture-hello') }}\n")
+    built = site.build(mode="live", docker_host="unix:///tmp/no-such-docker.sock")
+    assert built.code == 1
+    assert "LIVEDOCS_ENGINE=live, but no Docker engine answers at unix:///tmp/no-such-docker.sock" in built.output
+    assert "Traceback" not in built.output
+
+
+def test_unknown_image_and_malformed_claim_are_clear_errors(site: TinySite) -> None:
+    site.example("hello")
+    site.write(
+        """\
+        # t
+
+        {{ size("fixture-nope") }}
+
+        {{ claim("size(fixture-hello) <") }}
+        """
+    )
+    built = site.build()
+    assert built.code == 1
+    assert "docs/index.md:3: unknown image 'fixture-nope'" in built.output
+    assert (
+        'docs/index.md:5: malformed claim "size(fixture-hello) <": the claim ends where a value was expected'
+        in built.output
+    )
+    assert "Traceback" not in built.output
+
+
+def test_missing_dockerfile_is_a_clear_error(site: TinySite) -> None:
+    folder = site.example("hello")
+    (folder / "Dockerfile.typo").unlink()
+    site.write("# t\n{{ size('fixture-hello') }}\n")
+    built = site.build()
+    assert built.code == 1
+    assert (
+        "examples/hello/livedocs.yml:7: image fixture-typo: Dockerfile not found: examples/hello/Dockerfile.typo"
+        in built.output
+    )
+    assert "Traceback" not in built.output
+
+
+def test_an_unexpected_build_failure_names_the_dockerfile_line(site: TinySite) -> None:
+    site.example("broken")
+    site.write("# t\n{{ size('fixture-broken') }}\n")
+    built = site.build()
+    assert built.code == 1
+    assert "examples/broken/Dockerfile:2: building fixture-broken failed at step 2" in built.output
+    assert "returned a non-zero code: 1" in built.output
+    assert "Traceback" not in built.output
+
+
+def test_expected_failure_that_succeeds_fails_the_build(site: TinySite) -> None:
+    folder = site.example("hello")
+    (folder / "Dockerfile.typo").write_text("FROM alpine:3.19\n")
+    site.write("# t\n{{ build_error('fixture-typo') }}\n")
+    built = site.build()
+    assert built.code == 1
+    assert "fixture-typo is declared 'expect: failure' but its build succeeded" in built.output
