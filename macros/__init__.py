@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -42,19 +44,42 @@ def serving() -> bool:
     return len(sys.argv) > 1 and sys.argv[1] == "serve"
 
 
+def _same_setting(bench: Workbench, root: Path) -> bool:
+    mode = os.environ.get("LIVEDOCS_ENGINE", "auto").strip().lower() or "auto"
+    return (
+        bench.root == root.resolve()
+        and bench.requested_mode == mode
+        and bench.engine_host == os.environ.get("DOCKER_HOST")
+    )
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def define_env(env: Any) -> None:
     root = Path(env.project_dir)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM ends a build as SIGINT does: containers removed, nothing half-written.
+        signal.signal(signal.SIGTERM, _terminate)
     previous = _current.pop("pages", None)
-    if previous is not None:
-        previous.bench.close()
     try:
-        bench = Workbench(root)
-        bench.connect()
+        if previous is not None and _same_setting(previous.bench, root):
+            # A rebuild under `mkdocs serve`: keep the engine and every unchanged figure.
+            bench = previous.bench
+            bench.refresh()
+        else:
+            if previous is not None:
+                previous.bench.close()
+            bench = Workbench(root)
+            bench.connect()
+            if bench.notice:
+                notice.warning("livedocs: %s", bench.notice)
+        bench.prepare()
     except LivedocsError as error:
         raise PluginError(f"livedocs: {error}") from None
-    if bench.notice:
-        notice.warning("livedocs: %s", bench.notice)
-    bench.prepare()
+    except KeyboardInterrupt:
+        raise PluginError("livedocs: interrupted; running builds were stopped, nothing was recorded") from None
     pages = Pages(bench)
     _current["pages"] = pages
     _current_docs["dir"] = os.path.relpath(env.conf["docs_dir"], root)

@@ -75,6 +75,7 @@ class BuildLog:
     lines: list[str] = field(default_factory=list)
     steps: list[tuple[int, str, bool]] = field(default_factory=list)  # (number, text, from cache)
     created: list[str] = field(default_factory=list)  # images this build made, not taken from the cache
+    stages: list[str | None] = field(default_factory=list)  # each stage's last image (None: FROM only)
 
     def add(self, chunk: str) -> None:
         for raw in chunk.splitlines():
@@ -85,13 +86,19 @@ class BuildLog:
             match = _STEP.match(line)
             if match:
                 self.steps.append((int(match.group(1)), match.group(3), False))
+                if match.group(3).upper().startswith("FROM "):
+                    self.stages.append(None)
             elif line.strip() == "---> Using cache" and self.steps:
                 number, text, _ = self.steps[-1]
                 self.steps[-1] = (number, text, True)
             elif self.steps and _LAYER.match(line.strip()):
                 number, text, cached = self.steps[-1]
-                if not cached and not text.upper().startswith("FROM "):
-                    self.created.append(line.strip().removeprefix("---> "))
+                if not text.upper().startswith("FROM "):
+                    layer = line.strip().removeprefix("---> ")
+                    if self.stages:
+                        self.stages[-1] = layer
+                    if not cached:
+                        self.created.append(layer)
 
     @property
     def last_step(self) -> int | None:
@@ -190,6 +197,12 @@ class Engine:
             )
             for r in rows
         ]
+
+    def tag(self, image_id: str, repository: str, tag: str) -> None:
+        try:
+            self._api.tag(image_id, repository, tag, force=True)
+        except _API_ERRORS as error:
+            raise LivedocsError(f"tagging {image_id} as {repository}:{tag} failed: {error}") from None
 
     def remove_image(self, ref: str) -> None:
         """Remove an image if nothing else holds it; quietly keep it otherwise."""

@@ -34,9 +34,10 @@ VOLATILE = ("measured_at",)  # rewritten only together with a real change
 class Record:
     """The recorded measurements, by image tag."""
 
-    def __init__(self, path: Path, shown: str | None = None) -> None:
+    def __init__(self, path: Path, shown: str | None = None, lock_path: Path | None = None) -> None:
         self.path = path
         self.shown = shown or str(path)
+        self.lock_path = lock_path or path.with_name(f".{path.name}.lock")
         self.images: dict[str, dict[str, Any]] = {}
         self._loaded: dict[str, dict[str, Any]] = {}
         self.load()
@@ -132,9 +133,9 @@ def drift_line(tag: str, old: dict[str, Any] | None, new: dict[str, Any] | None)
 
 
 @contextlib.contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """An exclusive lock beside `path`, so two builds never interleave their writes."""
-    lock_path = path.with_name(path.name + ".lock")
+def locked(lock_path: Path) -> Iterator[None]:
+    """An exclusive lock on `lock_path`, so two builds never interleave their writes."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

@@ -8,6 +8,7 @@ adapter in `macros/__init__.py` is one thin user of it.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -34,6 +35,7 @@ log = logging.getLogger("mkdocs.livedocs")
 MODES = ("auto", "live", "replay")
 MODE_VARIABLE = "LIVEDOCS_ENGINE"
 RECORD = "examples/measurements.json"
+STAGE_REPOSITORY = "livedocs-stage"
 
 
 def is_site_label(instruction: str) -> bool:
@@ -69,18 +71,20 @@ class Workbench:
             raise LivedocsError(f"{MODE_VARIABLE}={mode!r}: expected one of {', '.join(MODES)}")
         self.requested_mode = mode
         self.specs = load_examples(self.root)
-        self.record = Record(self.root / RECORD, RECORD)
+        # The lock lives outside examples/, which `mkdocs serve` watches.
+        self.record = Record(self.root / RECORD, RECORD, self.root / ".cache" / "livedocs" / "record.lock")
         self.image_map = load_image_map(self.root) if mode != "replay" else {}
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.engine: Engine | None = None
         self.mode = "replay"
+        self.engine_host = os.environ.get("DOCKER_HOST")
         self.notice: str | None = None  # why figures are replayed, when they are
         self.entries: dict[str, dict[str, Any]] = {}
         self.problems: dict[str, LivedocsError] = {}
         self.summary = Summary()
         self._lock = threading.RLock()
         self._base_ids: dict[str, tuple[str, bool]] = {}
-        self._prepared = False
+        self._fingerprints: dict[str, str] = {}  # what each entry was resolved from
 
     # -- set-up -----------------------------------------------------------------
 
@@ -101,6 +105,54 @@ class Workbench:
                 raise EngineUnavailable(f"{MODE_VARIABLE}=live, but {error.message}") from None
             self.mode = "replay"
             self.notice = f"{error.message}; showing the figures recorded in {RECORD}"
+
+    def refresh(self) -> list[str]:
+        """Before a rebuild in the same process (`mkdocs serve`): forget only what changed.
+
+        Manifests and contexts are read again (no engine work); an image whose inputs
+        are unchanged keeps its figures, so a prose edit costs no engine round trip.
+        Failed images are tried again. The tags that will be resolved anew are returned.
+        """
+        self.specs = load_examples(self.root)
+        if self.requested_mode != "replay":
+            self.image_map = load_image_map(self.root)
+        self.summary = Summary()
+        stale = set(self.problems)
+        for tag in list(self.entries):
+            spec = self.specs.get(tag)
+            if spec is None or self.mode == "replay":
+                continue
+            if self._fingerprint(spec) != self._fingerprints.get(tag):
+                stale.add(tag)
+        changed = True
+        while changed:  # an image built `after:` a stale one is stale too
+            changed = False
+            for tag, spec in self.specs.items():
+                if tag not in stale and spec.after in stale and tag in self.entries:
+                    stale.add(tag)
+                    changed = True
+        for tag in stale:
+            self.entries.pop(tag, None)
+            self.problems.pop(tag, None)
+            self._fingerprints.pop(tag, None)
+        return sorted(stale)
+
+    def _fingerprint(self, spec: ImageSpec) -> str:
+        try:
+            digest = build_context(spec, self.root, self.image_map).digest
+        except LivedocsError as error:
+            digest = f"error:{error}"
+        settings = (
+            spec.dockerfile,
+            spec.context,
+            spec.target,
+            sorted(spec.build_args.items()),
+            spec.expect_failure,
+            spec.after,
+            sorted(spec.edit.items()),
+            spec.run,
+        )
+        return hashlib.sha256(f"{digest}|{settings!r}".encode()).hexdigest()
 
     def close(self) -> None:
         if self.engine is not None:
@@ -135,7 +187,8 @@ class Workbench:
                 self._replay(tag)
             return self.summary
         futures: dict[Future[None], str] = {}
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="livedocs") as pool:
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="livedocs")
+        try:
             while pending or futures:
                 ready = sorted(
                     t
@@ -153,6 +206,14 @@ class Workbench:
                 for future in done:
                     futures.pop(future)
                     future.result()  # errors were already kept in problems
+        except BaseException:
+            # Interrupted (SIGINT, SIGTERM): drop the connection so that running builds
+            # stop now (the engine cancels a classic build whose client went away and
+            # removes its containers), and start nothing new.
+            pool.shutdown(wait=False, cancel_futures=True)
+            self.close()
+            raise
+        pool.shutdown(wait=True)
         self.summary.seconds += time.monotonic() - started
         built, cached, failed = (
             self.summary.built - before[0],
@@ -242,8 +303,11 @@ class Workbench:
         """(record entry, whether a build ran) for one image, building only if stale."""
         assert self.engine is not None
         engine = self.engine
+        fingerprint = self._fingerprint(spec)
         context = build_context(spec, self.root, self.image_map)
         bases = self._bases(spec, context.dockerfile_text)
+        with self._lock:
+            self._fingerprints[spec.tag] = fingerprint
         key = cache_key(spec, context, {k: v["id"] for k, v in bases.items()}, BUILDER)
         recorded = self.record.get(spec.tag)
         dockerfile_shown = spec.dockerfile_path.relative_to(self.root).as_posix()
@@ -319,6 +383,7 @@ class Workbench:
             ) from None
         if existing is not None and existing.id != image_id:
             engine.remove_image(existing.id)  # the old image would be left dangling
+        self._keep_stages(spec.tag, build_log.stages[:-1])
         info = engine.inspect(image_id)
         if info is None:
             raise spec.error(f"{spec.tag} was built but the engine cannot find it")
@@ -350,6 +415,23 @@ class Workbench:
         }
         say(f"livedocs: built {spec.tag} in {time.monotonic() - started:.1f}s: {human_size(info.size_bytes)}")
         return entry, True
+
+    def _keep_stages(self, tag: str, stages: list[str | None]) -> None:
+        """Tag the results of a multi-stage build's earlier stages as `livedocs-stage/<tag>:<n>`.
+
+        The classic builder leaves them untagged (dangling); tagged, they are this
+        site's layer cache, named for what they are, and a later build of the same
+        stages (an edited variant built `after:` this one) finds them in the cache.
+        """
+        assert self.engine is not None
+        repository = f"{STAGE_REPOSITORY}/{tag}"
+        for number, image_id in enumerate(stages):
+            if image_id is None:
+                continue
+            old = self.engine.inspect(f"{repository}:{number}")
+            self.engine.tag(image_id, repository, str(number))
+            if old is not None and not old.id.startswith(f"sha256:{image_id}"):
+                self.engine.remove_image(old.id)
 
     def _engine_facts(self) -> dict[str, str]:
         assert self.engine is not None

@@ -50,7 +50,7 @@ def no_leaks(docker_client: docker.DockerClient) -> Iterator[None]:
     before = _engine_state(docker_client)
     yield
     for image in docker_client.images.list():
-        if any(tag.startswith(FIXTURE_PREFIX) for tag in image.tags):
+        if any(tag.startswith((FIXTURE_PREFIX, f"livedocs-stage/{FIXTURE_PREFIX}")) for tag in image.tags):
             for tag in image.tags:
                 docker_client.images.remove(tag, noprune=False)
     after = _engine_state(docker_client)
