@@ -31,6 +31,7 @@ LABEL_STANDIN = "org.livedocs.standin"
 BUILDER = "classic"  # the docker SDK's builds go through the classic builder
 _BODY_LIMIT = 64 * 1024
 _LOG_LINES = 20
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LAYER = re.compile(r"^---> [0-9a-f]{12}$")
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _API_ERRORS = (
@@ -78,7 +79,7 @@ class BuildLog:
     stages: list[str | None] = field(default_factory=list)  # each stage's last image (None: FROM only)
 
     def add(self, chunk: str) -> None:
-        for raw in chunk.splitlines():
+        for raw in _ANSI.sub("", chunk).splitlines():
             line = raw.rstrip()
             if not line:
                 continue
@@ -99,6 +100,16 @@ class BuildLog:
                         self.stages[-1] = layer
                     if not cached:
                         self.created.append(layer)
+
+    def failing_output(self, error: str, limit: int = 15) -> str:
+        """What the failing step printed (its last lines), then the builder's error."""
+        start = max((i for i, line in enumerate(self.lines) if _STEP.match(line)), default=-1) + 1
+        output = [
+            line
+            for line in self.lines[start:]
+            if not line.strip().startswith(("---> ", "Removing intermediate container")) and line != error
+        ]
+        return "\n".join([*output[-limit:], error])
 
     @property
     def last_step(self) -> int | None:
@@ -198,6 +209,14 @@ class Engine:
             for r in rows
         ]
 
+    def tags_in(self, repository: str) -> list[str]:
+        """Every `repository:tag` the engine holds for one repository."""
+        try:
+            images = self._api.images(name=repository)
+        except _API_ERRORS as error:
+            raise EngineUnavailable(f"the engine at {self.host} stopped answering: {error}") from None
+        return sorted(t for image in images for t in image.get("RepoTags") or () if t.startswith(f"{repository}:"))
+
     def tag(self, image_id: str, repository: str, tag: str) -> None:
         try:
             self._api.tag(image_id, repository, tag, force=True)
@@ -251,8 +270,9 @@ class Engine:
                     image_id = chunk["aux"]["ID"]
                 if "error" in chunk:
                     message = str(chunk.get("error", "")).strip()
+                    detail = log.failing_output(message)
                     log.lines.append(message)
-                    raise BuildFailed("the build failed", detail=message)
+                    raise BuildFailed("the build failed", detail=detail)
         except BuildFailed as failure:
             self._discard(log)
             failure.build_log = log  # type: ignore[attr-defined]

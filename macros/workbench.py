@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -186,26 +186,18 @@ class Workbench:
             for tag in sorted(pending):
                 self._replay(tag)
             return self.summary
-        futures: dict[Future[None], str] = {}
+        # Images built `after:` another measure the layer cache that image left, so
+        # they are built last, one at a time, with nothing else building: a parallel
+        # build could add a newer layer that the classic builder would pick instead.
+        independent = sorted(t for t in pending if self.specs[t].after is None)
+        dependent = [t for t in self._dependency_order(pending) if self.specs[t].after is not None]
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="livedocs")
         try:
-            while pending or futures:
-                ready = sorted(
-                    t
-                    for t in pending
-                    if self.specs[t].after is None
-                    or self.specs[t].after in self.entries
-                    or self.specs[t].after in self.problems
-                )
-                for tag in ready:
-                    pending.discard(tag)
-                    futures[pool.submit(self._resolve_live, tag, say)] = tag
-                if not futures:
-                    break
-                done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                for future in done:
-                    futures.pop(future)
-                    future.result()  # errors were already kept in problems
+            futures = {pool.submit(self._resolve_live, tag, say): tag for tag in independent}
+            for future in as_completed(futures):
+                future.result()  # errors were already kept in problems
+            for tag in dependent:
+                self._resolve_live(tag, say)
         except BaseException:
             # Interrupted (SIGINT, SIGTERM): drop the connection so that running builds
             # stop now (the engine cancels a classic build whose client went away and
@@ -230,6 +222,23 @@ class Workbench:
             log.debug("livedocs: %d images cached", cached)
         return self.summary
 
+    def _dependency_order(self, tags: set[str]) -> list[str]:
+        ordered: list[str] = []
+
+        def visit(tag: str, trail: tuple[str, ...] = ()) -> None:
+            if tag in ordered or tag not in tags:
+                return
+            if tag in trail:
+                raise self.specs[tag].error(f"after: forms a cycle: {' -> '.join((*trail, tag))}")
+            after = self.specs[tag].after
+            if after:
+                visit(after, (*trail, tag))
+            ordered.append(tag)
+
+        for tag in sorted(tags):
+            visit(tag)
+        return ordered
+
     def _replay(self, tag: str) -> None:
         entry = self.record.get(tag)
         if entry is None:
@@ -240,12 +249,12 @@ class Workbench:
         else:
             self.entries[tag] = entry
 
-    def _resolve_live(self, tag: str, say: Callable[[str], None]) -> None:
+    def _resolve_live(self, tag: str, say: Callable[[str], None], force: bool = False) -> None:
         spec = self.specs[tag]
         try:
             if spec.after and spec.after in self.problems:
                 raise spec.error(f"cannot build {tag}: {spec.after} (its after:) failed")
-            entry, built = self._measure(spec, say)
+            entry, built = self._measure(spec, say, force=force)
             with self._lock:
                 self.entries[tag] = entry
                 self.record.put(tag, entry)
@@ -299,8 +308,8 @@ class Workbench:
             }
         return bases
 
-    def _measure(self, spec: ImageSpec, say: Callable[[str], None]) -> tuple[dict[str, Any], bool]:
-        """(record entry, whether a build ran) for one image, building only if stale."""
+    def _measure(self, spec: ImageSpec, say: Callable[[str], None], force: bool = False) -> tuple[dict[str, Any], bool]:
+        """(record entry, whether a build ran) for one image, building only if stale (or forced)."""
         assert self.engine is not None
         engine = self.engine
         fingerprint = self._fingerprint(spec)
@@ -347,7 +356,8 @@ class Workbench:
 
         existing = engine.inspect(spec.tag)
         if (
-            existing is not None
+            not force
+            and existing is not None
             and existing.labels.get(LABEL_KEY) == key
             and recorded is not None
             and recorded.get("key") == key
@@ -355,11 +365,19 @@ class Workbench:
         ):
             return recorded, False
 
-        if spec.edit and existing is not None:
+        if spec.edit and spec.after:
+            # Build the unedited image again first (from the cache, normally in no time):
+            # whatever else was built since, its layers are then the newest in the cache.
+            say(f"livedocs: warming the cache with {spec.after} before {spec.tag}")
+            self._resolve_live(spec.after, say, force=True)
+        if spec.edit:
             # An edited variant measures what the cache gives after an edit: its own
-            # earlier layers must not be in the cache, or every step would hit it.
-            engine.remove_image(existing.id)
-            existing = None
+            # earlier layers (final image and stages) must not be in the cache, or every
+            # step would hit it.
+            if existing is not None:
+                engine.remove_image(existing.id)
+                existing = None
+            self._drop_stages(spec.tag)
         say(f"livedocs: building {spec.tag} from {dockerfile_shown}")
         started = time.monotonic()
         try:
@@ -432,6 +450,11 @@ class Workbench:
             self.engine.tag(image_id, repository, str(number))
             if old is not None and not old.id.startswith(f"sha256:{image_id}"):
                 self.engine.remove_image(old.id)
+
+    def _drop_stages(self, tag: str) -> None:
+        assert self.engine is not None
+        for ref in self.engine.tags_in(f"{STAGE_REPOSITORY}/{tag}"):
+            self.engine.remove_image(ref)
 
     def _engine_facts(self) -> dict[str, str]:
         assert self.engine is not None

@@ -1,0 +1,3 @@
+module example.com/cache-copy-all
+
+go 1.21

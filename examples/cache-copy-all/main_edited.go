@@ -1,0 +1,15 @@
+// Command webapp is here to be rebuilt: this is main.go after an edit.
+package main
+
+import (
+	"fmt"
+	"log"
+	"net/http"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "second version: one line of main.go changed")
+	})
+	log.Fatal(http.ListenAndServe(":8080", nil))
+}

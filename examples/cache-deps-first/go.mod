@@ -1,0 +1,3 @@
+module example.com/cache-deps-first
+
+go 1.21

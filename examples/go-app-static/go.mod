@@ -1,0 +1,3 @@
+module example.com/go-app-static
+
+go 1.21
