@@ -223,6 +223,12 @@ class Engine:
         except _API_ERRORS as error:
             raise LivedocsError(f"tagging {image_id} as {repository}:{tag} failed: {error}") from None
 
+    def remove_if_dangling(self, image_id: str) -> None:
+        """Remove an image this site replaced, unless something else still names it."""
+        found = self.inspect(image_id)
+        if found is not None and not found.tags:
+            self.remove_image(image_id)
+
     def remove_image(self, ref: str) -> None:
         """Remove an image if nothing else holds it; quietly keep it otherwise."""
         try:

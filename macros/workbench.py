@@ -351,7 +351,7 @@ class Workbench:
                 }
                 say(f"livedocs: {spec.tag} failed as expected in {time.monotonic() - started:.1f}s")
                 return entry, True
-            engine.remove_image(image_id)
+            engine.remove_if_dangling(image_id)
             raise spec.error(f"{spec.tag} is declared 'expect: failure' but its build succeeded ({dockerfile_shown})")
 
         existing = engine.inspect(spec.tag)
@@ -375,7 +375,7 @@ class Workbench:
             # earlier layers (final image and stages) must not be in the cache, or every
             # step would hit it.
             if existing is not None:
-                engine.remove_image(existing.id)
+                engine.remove_image(spec.tag)  # untag; deleted if nothing else names it
                 existing = None
             self._drop_stages(spec.tag)
         say(f"livedocs: building {spec.tag} from {dockerfile_shown}")
@@ -400,7 +400,7 @@ class Workbench:
                 detail=failure.detail,
             ) from None
         if existing is not None and existing.id != image_id:
-            engine.remove_image(existing.id)  # the old image would be left dangling
+            engine.remove_if_dangling(existing.id)  # untagged by this build: nobody else needs it
         self._keep_stages(spec.tag, build_log.stages[:-1])
         info = engine.inspect(image_id)
         if info is None:
@@ -449,7 +449,7 @@ class Workbench:
             old = self.engine.inspect(f"{repository}:{number}")
             self.engine.tag(image_id, repository, str(number))
             if old is not None and not old.id.startswith(f"sha256:{image_id}"):
-                self.engine.remove_image(old.id)
+                self.engine.remove_if_dangling(old.id)
 
     def _drop_stages(self, tag: str) -> None:
         assert self.engine is not None
