@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 
-.PHONY: site serve test engine standins lint clean venv
+.PHONY: site serve test engine standins browser bench lint clean venv
 
 venv: $(STAMP)
 
@@ -26,6 +26,12 @@ engine:
 standins: $(STAMP) engine
 	@bash scripts/standins.sh $(BIN)/python
 
+browser:
+	@bash scripts/chromium.sh
+
+bench: $(STAMP) engine standins
+	$(BIN)/python scripts/bench.py
+
 site: $(STAMP)
 	$(BIN)/mkdocs build --strict
 
@@ -36,7 +42,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check macros tests
 	$(BIN)/ruff format --check macros tests
 
-test: $(STAMP) engine standins
+test: $(STAMP) engine standins browser
 	$(BIN)/ruff check macros tests
 	$(BIN)/pytest
 

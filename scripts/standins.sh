@@ -49,7 +49,8 @@ make_rootfs() {
 }
 
 inputs_hash() {  # what goes into a stand-in: this script, busybox, the certs, (Go)
-  { sha256sum "$here/standins.sh" "$busybox"; [ -f "$certs" ] && sha256sum "$certs"; echo "$*"; } \
+  # contents only (not paths), so every clone of the project agrees
+  { cat "$here/standins.sh" "$busybox"; [ -f "$certs" ] && cat "$certs"; echo "$*"; } \
     | sha256sum | cut -c1-16
 }
 
