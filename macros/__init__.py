@@ -110,5 +110,5 @@ def on_post_build(env: Any) -> None:
         raise PluginError(f"livedocs: {error}") from None
     problems = pages.report()
     if problems and not serving():
-        listing = "\n".join(f"  {problem}" for problem in problems)
+        listing = "\n".join(problem.report() for problem in problems)
         raise PluginError(f"livedocs: {len(problems)} problem(s); the site is not true as written:\n{listing}")

@@ -13,13 +13,14 @@ import io
 import os
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 
 from .errors import BuildFailed, EngineUnavailable, LivedocsError, RunFailed
 
@@ -37,6 +38,7 @@ _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _API_ERRORS = (
     docker.errors.DockerException,
     requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,  # a stream cut short by a dying engine
     OSError,
 )
 
@@ -137,7 +139,7 @@ class Engine:
         """The engine `DOCKER_HOST` (or the local socket) names; EngineUnavailable if none answers."""
         host = "the local Docker socket"
         try:
-            client = docker.from_env(timeout=int(timeout))
+            client = docker.from_env(timeout=max(1, round(timeout)))
             host = client.api.base_url
             client.ping()
         except _API_ERRORS as error:
@@ -247,10 +249,10 @@ class Engine:
         labels: Mapping[str, str],
         target: str | None = None,
         build_args: Mapping[str, str] | None = None,
-        on_line: Callable[[str], None] | None = None,
+        log: BuildLog | None = None,
     ) -> tuple[str, BuildLog]:
         """Build with the classic builder; (image id, log), or BuildFailed with the log."""
-        log = BuildLog()
+        log = log if log is not None else BuildLog()  # the caller may hold it, to clean up after
         image_id = None
         try:
             stream = self._api.build(
@@ -270,8 +272,6 @@ class Engine:
             for chunk in stream:
                 if "stream" in chunk:
                     log.add(chunk["stream"])
-                    if on_line:
-                        on_line(chunk["stream"])
                 if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
                     image_id = chunk["aux"]["ID"]
                 if "error" in chunk:
@@ -280,11 +280,11 @@ class Engine:
                     log.lines.append(message)
                     raise BuildFailed("the build failed", detail=detail)
         except BuildFailed as failure:
-            self._discard(log)
+            self.discard(log)
             failure.build_log = log  # type: ignore[attr-defined]
             raise
         except docker.errors.APIError as error:
-            self._discard(log)
+            self.discard(log)
             failure = BuildFailed("the build failed", detail=str(error.explanation or error))
             failure.build_log = log  # type: ignore[attr-defined]
             raise failure from None
@@ -303,7 +303,7 @@ class Engine:
         found = self.inspect(image_id)
         return (found.id if found else image_id), log
 
-    def _discard(self, log: BuildLog) -> None:
+    def discard(self, log: BuildLog) -> None:
         """A failed classic build leaves the images of its finished steps behind,
         untagged: remove the ones this build made (newest first, parents pruned)."""
         for image_id in reversed(log.created):

@@ -35,6 +35,14 @@ class Problem:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.message}"
 
+    def report(self, indent: str = "  ", lines: int = 15) -> str:
+        """The problem, then the last lines of the engine's own output, indented."""
+        text = f"{indent}{self}"
+        if self.detail:
+            tail = self.detail.strip().splitlines()[-lines:]
+            text += "".join(f"\n{indent}  | {line}" for line in tail)
+        return text
+
 
 class Pages:
     """What the macros do, page by page, over one workbench."""
@@ -87,7 +95,7 @@ class Pages:
         problem = Problem(self.page_path, line, message, detail)
         if problem not in self.problems:
             self.problems.append(problem)
-            log.error("livedocs: %s", problem)
+            log.error("livedocs: %s", problem.report(indent="").lstrip())
         return render.problem_box(str(problem), detail)
 
     def _guard(self, needle: str, produce: Callable[[], str]) -> str:

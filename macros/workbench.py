@@ -11,24 +11,25 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from .claims import HttpResponse
-from .context import build_context, cache_key
+from .context import BuildContext, build_context, cache_key
 from .dockerfile import base_images, step_line
-from .engine import BUILDER, LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, Engine
+from .engine import BUILDER, LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, BuildLog, Engine
 from .errors import BuildFailed, EngineUnavailable, LivedocsError, RecordError
 from .examples import ImageSpec, load_examples
 from .imagemap import VARIABLE as IMAGE_MAP_VARIABLE
 from .imagemap import load_image_map
-from .record import Record
+from .record import Record, locked
 from .units import human_size
 
 log = logging.getLogger("mkdocs.livedocs")
@@ -36,6 +37,18 @@ MODES = ("auto", "live", "replay")
 MODE_VARIABLE = "LIVEDOCS_ENGINE"
 RECORD = "examples/measurements.json"
 STAGE_REPOSITORY = "livedocs-stage"
+
+
+def engine_timeout() -> float:
+    """Seconds an engine call may take (LIVEDOCS_ENGINE_TIMEOUT, default 30); builds have longer."""
+    value = os.environ.get("LIVEDOCS_ENGINE_TIMEOUT", "30")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise LivedocsError(f"LIVEDOCS_ENGINE_TIMEOUT={value!r}: expected a number of seconds") from None
+    if not 0 < seconds <= 3600:
+        raise LivedocsError(f"LIVEDOCS_ENGINE_TIMEOUT={value!r}: expected between 0 and 3600 seconds")
+    return seconds
 
 
 def is_site_label(instruction: str) -> bool:
@@ -84,7 +97,8 @@ class Workbench:
         self.summary = Summary()
         self._lock = threading.RLock()
         self._base_ids: dict[str, tuple[str, bool]] = {}
-        self._fingerprints: dict[str, str] = {}  # what each entry was resolved from
+        self._fingerprints: dict[str, str] = {}
+        self._in_flight: list[BuildLog] = []  # what each entry was resolved from
 
     # -- set-up -----------------------------------------------------------------
 
@@ -97,7 +111,7 @@ class Workbench:
             )
             return
         try:
-            self.engine = Engine.connect()
+            self.engine = Engine.connect(timeout=engine_timeout())
             self.engine.info()
             self.mode = "live"
         except EngineUnavailable as error:
@@ -191,21 +205,18 @@ class Workbench:
         # build could add a newer layer that the classic builder would pick instead.
         independent = sorted(t for t in pending if self.specs[t].after is None)
         dependent = [t for t in self._dependency_order(pending) if self.specs[t].after is not None]
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="livedocs")
         try:
-            futures = {pool.submit(self._resolve_live, tag, say): tag for tag in independent}
-            for future in as_completed(futures):
-                future.result()  # errors were already kept in problems
+            self._in_parallel(independent, say)
             for tag in dependent:
                 self._resolve_live(tag, say)
         except BaseException:
-            # Interrupted (SIGINT, SIGTERM): drop the connection so that running builds
-            # stop now (the engine cancels a classic build whose client went away and
-            # removes its containers), and start nothing new.
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Interrupted (SIGINT, SIGTERM): drop the connection and let the process go.
+            # The build threads are daemons, so nothing waits for them, and the engine
+            # cancels a classic build whose client went away, removing its container;
+            # the images its finished steps made are removed here.
             self.close()
+            self._discard_in_flight()
             raise
-        pool.shutdown(wait=True)
         self.summary.seconds += time.monotonic() - started
         built, cached, failed = (
             self.summary.built - before[0],
@@ -221,6 +232,30 @@ class Workbench:
         else:
             log.debug("livedocs: %d images cached", cached)
         return self.summary
+
+    def _in_parallel(self, tags: list[str], say: Callable[[str], None]) -> None:
+        """Resolve `tags` on up to `workers` daemon threads; return when all are done."""
+        work: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for tag in tags:
+            work.put(tag)
+
+        def worker() -> None:
+            while True:
+                try:
+                    tag = work.get_nowait()
+                except queue.Empty:
+                    return
+                self._resolve_live(tag, say)
+
+        threads = [
+            threading.Thread(target=worker, name=f"livedocs-build-{n}", daemon=True)
+            for n in range(min(self.workers, len(tags)))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)  # short waits, so that SIGINT reaches the main thread at once
 
     def _dependency_order(self, tags: set[str]) -> list[str]:
         ordered: list[str] = []
@@ -254,7 +289,10 @@ class Workbench:
         try:
             if spec.after and spec.after in self.problems:
                 raise spec.error(f"cannot build {tag}: {spec.after} (its after:) failed")
-            entry, built = self._measure(spec, say, force=force)
+            # One build of a tag at a time, across processes: two site builds at once
+            # must not tag, untag and remove the same image under each other.
+            with locked(self.root / ".cache" / "livedocs" / "builds" / f"{tag.replace('/', '_')}.lock"):
+                entry, built = self._measure(spec, say, force=force)
             with self._lock:
                 self.entries[tag] = entry
                 self.record.put(tag, entry)
@@ -263,10 +301,16 @@ class Workbench:
                 else:
                     self.summary.cached += 1
         except LivedocsError as error:
-            with self._lock:
-                self.problems[tag] = error
-                self.summary.failed += 1
-            say(f"livedocs: {tag} failed: {error}")
+            self._failed(tag, error, say)
+        except Exception as error:  # a bug, not a user's mistake: still one clear report
+            detail = traceback.format_exc()
+            self._failed(tag, LivedocsError(f"internal error while building {tag}: {error!r}", detail=detail), say)
+
+    def _failed(self, tag: str, error: LivedocsError, say: Callable[[str], None]) -> None:
+        with self._lock:
+            self.problems[tag] = error
+            self.summary.failed += 1
+        say(f"livedocs: {tag} failed: {error}")
 
     def _base_id(self, ref: str) -> tuple[str, bool] | None:
         with self._lock:
@@ -327,14 +371,7 @@ class Workbench:
             say(f"livedocs: building {spec.tag} (expected to fail) from {dockerfile_shown}")
             started = time.monotonic()
             try:
-                image_id, _ = engine.build(
-                    context.tar,
-                    dockerfile=context.dockerfile,
-                    tag=None,
-                    labels={LABEL_KEY: key, LABEL_EXAMPLE: spec.example},
-                    target=spec.target,
-                    build_args=spec.build_args,
-                )
+                image_id, _ = self._build(spec, context, key, tag=None)
             except BuildFailed as failure:
                 build_log = getattr(failure, "build_log", None)
                 step = build_log.last_step if build_log else None
@@ -381,14 +418,7 @@ class Workbench:
         say(f"livedocs: building {spec.tag} from {dockerfile_shown}")
         started = time.monotonic()
         try:
-            image_id, build_log = engine.build(
-                context.tar,
-                dockerfile=context.dockerfile,
-                tag=spec.tag,
-                labels={LABEL_KEY: key, LABEL_EXAMPLE: spec.example},
-                target=spec.target,
-                build_args=spec.build_args,
-            )
+            image_id, build_log = self._build(spec, context, key, tag=spec.tag)
         except BuildFailed as failure:
             build_log = getattr(failure, "build_log", None)
             step = build_log.last_step if build_log else None
@@ -433,6 +463,48 @@ class Workbench:
         }
         say(f"livedocs: built {spec.tag} in {time.monotonic() - started:.1f}s: {human_size(info.size_bytes)}")
         return entry, True
+
+    def _build(self, spec: ImageSpec, context: BuildContext, key: str, tag: str | None) -> tuple[str, BuildLog]:
+        """One build, held in `_in_flight` while it runs so that an interrupt can clean up."""
+        assert self.engine is not None
+        log = BuildLog()
+        with self._lock:
+            self._in_flight.append(log)
+        try:
+            return self.engine.build(
+                context.tar,
+                dockerfile=context.dockerfile,
+                tag=tag,
+                labels={LABEL_KEY: key, LABEL_EXAMPLE: spec.example},
+                target=spec.target,
+                build_args=spec.build_args,
+                log=log,
+            )
+        finally:
+            with self._lock:
+                self._in_flight.remove(log)
+
+    def _discard_in_flight(self) -> None:
+        """After an interrupt: remove the images the cancelled builds had already made."""
+        with self._lock:
+            logs = list(self._in_flight)
+        if not logs:
+            return
+        try:
+            cleaner = Engine.connect(timeout=5)
+        except LivedocsError:
+            return
+        try:
+            deadline = time.monotonic() + 10
+            for log in logs:
+                for image_id in reversed(log.created):
+                    # the engine is still removing the cancelled step's container
+                    while cleaner.inspect(image_id) is not None and time.monotonic() < deadline:
+                        cleaner.remove_image(image_id)
+                        if cleaner.inspect(image_id) is not None:
+                            time.sleep(0.2)
+        finally:
+            cleaner.close()
 
     def _keep_stages(self, tag: str, stages: list[str | None]) -> None:
         """Tag the results of a multi-stage build's earlier stages as `livedocs-stage/<tag>:<n>`.
