@@ -21,7 +21,15 @@ from .errors import LivedocsError
 from .units import human_size, percent, short_id
 from .workbench import Workbench, is_site_label
 
-log = logging.getLogger("mkdocs.livedocs")
+# Problems are printed as they are found, on a logger of their own: under `mkdocs serve`
+# (strict or not) a false claim must show, not stop the server; under `mkdocs build` the
+# adapter ends the build with the full list.
+log = logging.getLogger("livedocs.problems")
+if not log.handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("ERROR   -  %(message)s"))
+    log.addHandler(_handler)
+    log.propagate = False
 
 
 @dataclass(frozen=True)

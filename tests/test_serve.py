@@ -1,0 +1,110 @@
+"""`mkdocs serve` as a contributor uses it: live figures, false claims shown, incremental."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from .conftest import IMAGE_MAP, MKDOCS, TinySite, container_events, now
+from .engines import free_port
+
+
+class Server:
+    def __init__(self, site: TinySite) -> None:
+        self.port = free_port()
+        self.log_path = site.root / "serve.log"
+        env = {**os.environ, "LIVEDOCS_IMAGE_MAP": str(IMAGE_MAP), "NO_MKDOCS_2_WARNING": "1"}
+        with open(self.log_path, "w") as log:
+            self.process = subprocess.Popen(
+                [MKDOCS, "serve", "-a", f"127.0.0.1:{self.port}"],
+                cwd=site.root,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def get(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=5) as response:
+            return response.read().decode()
+
+    def wait_for(self, text: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"the server stopped: {self.log[-3000:]}"
+            try:
+                page = self.get()
+            except OSError:
+                page = ""
+            if text in page:
+                return page
+            time.sleep(0.3)
+        raise AssertionError(f"{text!r} never appeared; log: {self.log[-3000:]}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def served(site: TinySite) -> Iterator[tuple[TinySite, Server]]:
+    site.example("hello")
+    site.write(
+        """\
+        # Served
+
+        Prose, version one.
+
+        {{ response("fixture-hello", "/") }}
+
+        Too small to be true. {{ claim("size(fixture-hello) < 1kB") }}
+        """
+    )
+    server = Server(site)
+    try:
+        yield site, server
+    finally:
+        server.stop()
+
+
+def test_serve_shows_false_claims_and_rebuilds_only_what_changed(
+    served: tuple[TinySite, Server], docker_client: docker.DockerClient
+) -> None:
+    """A false claim is shown in the page and the log, not fatal; a prose edit does no
+    engine work; an example edit rebuilds that example and the page shows its new output."""
+    site, server = served
+    page = server.wait_for("Prose, version one.")
+    assert "livedocs-false" in page and "is false: size(fixture-hello) is" in page
+    assert 'docs/index.md:7: claim "size(fixture-hello) &lt; 1kB" is false' in page or "is false" in server.log
+    assert "hello from a fixture" in page
+
+    index: Path = site.root / "docs" / "index.md"
+    since = now()
+    index.write_text(index.read_text().replace("version one", "version two"))
+    server.wait_for("Prose, version two.")
+    until = now()
+    assert container_events(docker_client, since, until) == [], "a prose edit starts no container"
+    assert (
+        server.log.count("livedocs: building") == 0
+        or "building fixture-hello" not in server.log.split("version two")[-1]
+    )
+
+    builds_before = server.log.count("livedocs: building fixture-hello")
+    (site.root / "examples" / "hello" / "message.txt").write_text("edited while serving\n")
+    server.wait_for("edited while serving")
+    assert server.log.count("livedocs: building fixture-hello") == builds_before + 1
+    assert server.process.poll() is None, "the server stays up"
