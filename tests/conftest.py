@@ -84,6 +84,7 @@ class TinySite:
                 """\
                 site_name: tiny
                 strict: true
+                watch: [examples]
                 plugins:
                   - macros:
                       module_name: macros
