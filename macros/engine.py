@@ -51,6 +51,8 @@ class EngineInfo:
     storage_driver: str
     os: str
     architecture: str
+    engine_id: str = ""  # the engine's own ID (`docker info`), telling two engines apart
+    name: str = ""  # the engine host's name
     builder: str = BUILDER
 
 
@@ -170,6 +172,8 @@ class Engine:
                 storage_driver=str(info.get("Driver", "?")),
                 os=str(version.get("Os", "?")),
                 architecture=str(version.get("Arch", "?")),
+                engine_id=str(info.get("ID", "")),
+                name=str(info.get("Name", "")),
             )
         return self._info
 

@@ -167,6 +167,8 @@ def provenance_box(entries: Sequence[tuple[str, Mapping[str, Any]]], notice: str
             f"    - **Engine:** Docker {facts.get('version', '?')} (API {facts.get('api_version', '?')}),"
             f" {facts.get('platform', '?')}, storage driver `{facts.get('storage_driver', '?')}`,"
             f" {facts.get('builder', '?')} builder"
+            + (f", at `{facts['host']}`" if facts.get("host") else "")
+            + (f" on `{facts['name']}`" if facts.get("name") else "")
         )
     for name, base in sorted(bases.items()):
         shown = f"`{name}`" + (f" (as `{base['ref']}`)" if base.get("ref") != name else "")

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import queue
+import re
 import threading
 import time
 import traceback
@@ -537,6 +538,9 @@ class Workbench:
             "storage_driver": info.storage_driver,
             "platform": f"{info.os}/{info.architecture}",
             "builder": info.builder,
+            "engine_id": info.engine_id,
+            "name": info.name,
+            "host": re.sub(r"//[^@/]*@", "//", info.host),  # ssh://user@host: the user is nobody's business
         }
 
     # -- facts, for pages and claims --------------------------------------------

@@ -1,0 +1,33 @@
+"""Any engine: DOCKER_HOST on tcp://127.0.0.1 points the whole build at a second engine."""
+
+from __future__ import annotations
+
+import docker
+
+from .conftest import TinySite, container_events, now
+from .engines import SecondEngine
+
+
+def test_figures_come_from_the_engine_docker_host_names(site: TinySite, docker_client: docker.DockerClient) -> None:
+    """Sizes, IDs and provenance are the second engine's; the default engine does nothing."""
+    engine = SecondEngine().start()
+    try:
+        engine.load_from_main("standin/alpine:3.19")
+        site.example("slow")
+        site.write("# t\n\n{{ size('fixture-slow') }}\n\n{{ provenance() }}\n")
+        since = now()
+        built = site.build(docker_host=engine.tcp_host)
+        until = now()
+        assert built.code == 0, built.output
+        entry = built.record()["images"]["fixture-slow"]
+        remote_id = engine.docker("image", "inspect", "--format", "{{.Id}}", "fixture-slow").stdout.strip()
+        remote_size = engine.docker("image", "inspect", "--format", "{{.Size}}", "fixture-slow").stdout.strip()
+        assert entry["image_id"] == remote_id
+        assert entry["size_bytes"] == int(remote_size)
+        assert entry["engine"]["host"] == engine.tcp_host
+        assert f"at <code>{engine.tcp_host}</code>" in built.page(), "the page's provenance names the engine"
+        main_events = docker_client.events(since=since, until=until, filters={"type": "image"}, decode=True)
+        assert list(main_events) == [], "nothing is built on the default engine"
+        assert container_events(docker_client, since, until) == []
+    finally:
+        engine.stop()
