@@ -164,7 +164,7 @@ def build_context(spec: ImageSpec, repository: Path, image_map: Mapping[str, str
 def cache_key(spec: ImageSpec, context: BuildContext, base_ids: Mapping[str, str], builder: str) -> str:
     """What decides an image: context bytes, build settings, base image IDs, builder."""
     parts = [
-        "livedocs-key-v2",
+        "livedocs-key-v3",
         f"context={context.digest}",
         f"dockerfile={spec.dockerfile}",
         f"target={spec.target or ''}",

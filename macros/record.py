@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RecordError
-from .units import human_size
+from .units import human_size, short_id
 
 SCHEMA = 1
 VOLATILE = ("measured_at",)  # rewritten only together with a real change
@@ -128,8 +128,16 @@ def drift_line(tag: str, old: dict[str, Any] | None, new: dict[str, Any] | None)
         if before != after:
             change = f"{(after - before) / before * 100:+.1f}%" if before else "new"
             return f"{tag}  {human_size(before)} -> {human_size(after)}  ({change})"
+    if old.get("image_id") != new.get("image_id") and "size_bytes" in new:
+        return (
+            f"{tag}  {human_size(new['size_bytes'])} (size unchanged), rebuilt as"
+            f" {short_id(str(new.get('image_id')))} (was {short_id(str(old.get('image_id')))})"
+        )
+    if old.get("error") != new.get("error") and "error" in new:
+        last = str(new["error"]).strip().splitlines()[-1:] or [""]
+        return f"{tag}  fails differently now: {last[0][:100]}"
     changed = sorted(k for k in set(old) | set(new) if k not in VOLATILE and old.get(k) != new.get(k))
-    return f"{tag}  changed: {', '.join(changed)}"
+    return f"{tag}  same figures; recorded details changed: {', '.join(changed)}"
 
 
 @contextlib.contextmanager

@@ -62,3 +62,17 @@ def test_tabwriter_pads_like_the_cli() -> None:
 def test_short_id() -> None:
     """IMAGE ID is the 12 hex characters after sha256:."""
     assert short_id("sha256:0123456789abcdef0123") == "0123456789ab"
+
+
+def test_drift_lines() -> None:
+    """One line per change, readable at a glance."""
+    from macros.record import drift_line
+
+    old = {"size_bytes": 8_700_000, "image_id": "sha256:aaaaaaaaaaaa1", "key": "k1"}
+    assert drift_line("go-app-multi", old, {**old, "size_bytes": 9_100_000}) == "go-app-multi  8.7MB -> 9.1MB  (+4.6%)"
+    assert drift_line("go-app-multi", None, old) == "go-app-multi  new: 8.7MB"
+    assert drift_line("go-app-multi", old, None) == "go-app-multi  removed from the record"
+    rebuilt = {**old, "image_id": "sha256:bbbbbbbbbbbb2"}
+    assert drift_line("go-app-multi", old, rebuilt) == (
+        "go-app-multi  8.7MB (size unchanged), rebuilt as bbbbbbbbbbbb (was aaaaaaaaaaaa)"
+    )
