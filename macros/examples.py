@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from .errors import LivedocsError
+from .errors import LivedocsError, load_yaml
 
 MANIFEST = "livedocs.yml"
 _IMAGE_KEYS = {
@@ -105,15 +105,7 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
     manifest_path = folder / MANIFEST
     shown = manifest_path.relative_to(root).as_posix()
     text = manifest_path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise LivedocsError(
-            f"not valid YAML: {getattr(error, 'problem', error)}",
-            path=shown,
-            line=mark.line + 1 if mark else None,
-        ) from None
+    data = load_yaml(text, shown)
     if not isinstance(data, dict) or not isinstance(data.get("images"), dict):
         raise LivedocsError("expected a mapping with an 'images:' section", path=shown, line=1)
     lines = _key_lines(text)

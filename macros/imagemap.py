@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
-
-from .errors import LivedocsError
+from .errors import LivedocsError, load_yaml
 
 VARIABLE = "LIVEDOCS_IMAGE_MAP"
 
@@ -28,14 +26,10 @@ def load_image_map(root: Path, value: str | None = None) -> dict[str, str]:
     if not path.is_file():
         raise LivedocsError(f"{shown}: no such file", path=value)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        mark = getattr(error, "problem_mark", None)
-        raise LivedocsError(
-            f"{shown}: not valid YAML ({getattr(error, 'problem', error)})",
-            path=value,
-            line=mark.line + 1 if mark else None,
-        ) from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LivedocsError(f"{shown}: not a text file", path=value) from None
+    data = load_yaml(text, value, prefix=f"{shown}: ")
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(

@@ -113,3 +113,16 @@ def test_missing_dockerfile_names_manifest_and_line(tmp_path: Path) -> None:
     with pytest.raises(LivedocsError) as caught:
         load_example(folder, tmp_path)
     assert str(caught.value) == "examples/ctx/livedocs.yml:3: image b: Dockerfile not found: examples/ctx/Nope"
+
+
+def test_malformed_manifest_names_file_and_line(tmp_path: Path) -> None:
+    folder = make_example(tmp_path, {"Dockerfile": "FROM alpine:3.19\n"}, "images:\n  a: {dockerfile: [\n")
+    with pytest.raises(LivedocsError) as caught:
+        load_example(folder, tmp_path)
+    assert str(caught.value).startswith("examples/ctx/livedocs.yml:3: not valid YAML")
+
+
+def test_unknown_manifest_setting_is_named(tmp_path: Path) -> None:
+    folder = make_example(tmp_path, {"Dockerfile": "FROM alpine:3.19\n"}, "images:\n  a:\n    dockerfle: Dockerfile\n")
+    with pytest.raises(LivedocsError, match=r"livedocs.yml:2: image a: unknown setting\(s\) dockerfle"):
+        load_example(folder, tmp_path)
