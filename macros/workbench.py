@@ -24,7 +24,7 @@ from typing import Any
 
 from .claims import HttpResponse
 from .context import BuildContext, build_context, cache_key
-from .dockerfile import base_images, step_line
+from .dockerfile import base_images, rewrite_images, step_line
 from .engine import BUILDER, LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, BuildLog, Engine
 from .errors import BuildFailed, EngineUnavailable, LivedocsError, RecordError
 from .examples import ImageSpec, load_examples
@@ -201,6 +201,7 @@ class Workbench:
             for tag in sorted(pending):
                 self._replay(tag)
             return self.summary
+        self._check_bases(pending)
         # Images built `after:` another measure the layer cache that image left, so
         # they are built last, one at a time, with nothing else building: a parallel
         # build could add a newer layer that the classic builder would pick instead.
@@ -233,6 +234,39 @@ class Workbench:
         else:
             log.debug("livedocs: %d images cached", cached)
         return self.summary
+
+    def _check_bases(self, tags: Iterable[str]) -> None:
+        """Every base image the builds need is in the engine, or one error says which are not.
+
+        A missing base is a matter of the machine, not of an example: it is reported
+        once, with where each is used, instead of once per image and page.
+        """
+        missing: dict[str, list[str]] = {}
+        for tag in sorted(tags):
+            spec = self.specs[tag]
+            try:
+                text = rewrite_images(spec.dockerfile_path.read_text(encoding="utf-8"), self.image_map)
+            except (OSError, UnicodeDecodeError):
+                continue  # reported by the image's own build
+            shown = spec.dockerfile_path.relative_to(self.root).as_posix()
+            for base in base_images(text):
+                if self._base_id(base.ref) is None:
+                    missing.setdefault(base.ref, []).append(f"{shown}:{base.line}")
+        if not missing:
+            return
+        reverse = {local: official for official, local in self.image_map.items()}
+        listing = "; ".join(
+            f"{ref} (used at {places[0]}" + (f" and {len(places) - 1} more)" if len(places) > 1 else ")")
+            for ref, places in sorted(missing.items())
+        )
+        if all(ref in reverse for ref in missing):
+            hint = "run `make standins` to build the stand-ins"
+        else:
+            hint = (
+                f"this machine cannot pull: set {IMAGE_MAP_VARIABLE}=tests/standins/image-map.yml "
+                "and run `make standins`, or pull them on a machine that can"
+            )
+        raise LivedocsError(f"base images not in the engine: {listing}; {hint}")
 
     def _in_parallel(self, tags: list[str], say: Callable[[str], None]) -> None:
         """Resolve `tags` on up to `workers` daemon threads; return when all are done."""
@@ -332,19 +366,8 @@ class Workbench:
         bases: dict[str, dict[str, Any]] = {}
         for base in base_images(dockerfile_text):
             found = self._base_id(base.ref)
-            if found is None:
-                if base.ref in reverse:
-                    hint = "run `make standins` to build the stand-ins"
-                else:
-                    hint = (
-                        f"this machine cannot pull: set {IMAGE_MAP_VARIABLE}=tests/standins/image-map.yml "
-                        "and run `make standins`, or pull it on a machine that can"
-                    )
-                raise LivedocsError(
-                    f"base image {base.ref} is not in the engine ({hint})",
-                    path=shown,
-                    line=base.line,
-                ) from None
+            if found is None:  # _check_bases reports these first; an image removed since lands here
+                raise LivedocsError(f"base image {base.ref} is not in the engine", path=shown, line=base.line)
             image_id, standin = found
             bases[reverse.get(base.ref, base.ref)] = {
                 "ref": base.ref,

@@ -188,3 +188,18 @@ def test_expected_failure_that_succeeds_fails_the_build(site: TinySite) -> None:
     built = site.build()
     assert built.code == 1
     assert "fixture-typo is declared 'expect: failure' but its build succeeded" in built.output
+
+
+def test_unknown_base_image_is_one_clear_error(site: TinySite) -> None:
+    """A base image the engine lacks (and cannot pull here) is reported once, with where it is used."""
+    folder = site.example("hello")
+    (folder / "Dockerfile").write_text('FROM nosuch-base:1.0\nCMD ["true"]\n')
+    site.write("# t\n{{ size('fixture-hello') }}\n")
+    built = site.build()
+    assert built.code == 1
+    assert (
+        "livedocs: base images not in the engine: nosuch-base:1.0 (used at examples/hello/Dockerfile:1); "
+        "this machine cannot pull" in built.output
+    )
+    assert built.output.count("nosuch-base") == 1
+    assert "Traceback" not in built.output
