@@ -98,6 +98,14 @@ def on_pre_page_macros(env: Any) -> None:
     pages.begin_page(path, env.markdown)
 
 
+def on_post_page_macros(env: Any) -> None:
+    pages = _current.get("pages")
+    if pages is not None:
+        banner = pages.replay_banner()
+        if banner:
+            env.markdown = banner + env.markdown
+
+
 def on_post_build(env: Any) -> None:
     pages = _current.get("pages")
     if pages is None:

@@ -240,6 +240,12 @@ class Pages:
                 )
         return extra
 
+    def replay_banner(self) -> str:
+        """A notice for the top of a page that shows figures when no engine measured them."""
+        if not self.bench.notice or not self._page_images.get(self.page_path):
+            return ""
+        return render.replay_banner(self.bench.notice)
+
     def report(self) -> list[Problem]:
         return [*self.problems, *self.unreported()]
 

@@ -178,3 +178,12 @@ def provenance_box(entries: Sequence[tuple[str, Mapping[str, Any]]], notice: str
         lines.append(f"    - **Measured:** {span}")
     lines.append(f"    - **Images:** {', '.join(f'`{tag}`' for tag, _ in entries)}")
     return "\n".join(lines)
+
+
+def replay_banner(notice: str) -> str:
+    """The notice on every page whose figures were replayed rather than measured."""
+    return (
+        '!!! warning "Recorded figures"\n\n'
+        f"    The figures on this page were not measured in this build: {notice}.\n"
+        "    They are the ones recorded by the last build that had a Docker engine.\n\n"
+    )

@@ -122,10 +122,13 @@ def test_replay_on_a_dead_socket_builds_with_a_notice(site: TinySite) -> None:
     site.write("# t\n{{ size('fixture-hello') }} {{ claim('size(fixture-hello) < 30MB') }}\n\n{{ provenance() }}\n")
     live = site.build()
     assert live.code == 0, live.output
+    assert "were not measured in this build" not in live.page()
     replay = site.build(docker_host="unix:///tmp/no-such-docker.sock")
     assert replay.code == 0, replay.output
     assert "WARNING -  livedocs: no Docker engine answers at unix:///tmp/no-such-docker.sock" in replay.output
-    assert "Recorded figures" in replay.page()
+    page = replay.page()
+    assert "Recorded figures" in page
+    assert "were not measured in this build" in page
 
 
 def test_live_mode_on_a_dead_socket_fails_with_one_line(site: TinySite) -> None:
