@@ -145,8 +145,7 @@ class Engine:
             host = client.api.base_url
             client.ping()
         except _API_ERRORS as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-
+            reason = _reason(error)
             where = os.environ.get("DOCKER_HOST") or host
             raise EngineUnavailable(f"no Docker engine answers at {where}: {reason}") from None
         return cls(
@@ -386,6 +385,22 @@ class Engine:
         except _API_ERRORS:
             return ""
         return raw[-8192:].decode("utf-8", "replace").rstrip()
+
+
+def _reason(error: BaseException) -> str:
+    """Why a connection failed, in a few words rather than a chain of wrapped exceptions."""
+    text = str(error)
+    for marker, reason in (
+        ("FileNotFoundError", "no socket there"),
+        ("No such file or directory", "no socket there"),
+        ("Connection refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("Permission denied", "permission denied (is your user in the docker group?)"),
+    ):
+        if marker in text:
+            return reason
+    first = text.splitlines()[0] if text else type(error).__name__
+    return first[:200]
 
 
 def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str]:
