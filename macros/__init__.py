@@ -80,22 +80,17 @@ def define_env(env: Any) -> None:
         raise PluginError(f"livedocs: {error}") from None
     except KeyboardInterrupt:
         raise PluginError("livedocs: interrupted; running builds were stopped, nothing was recorded") from None
-    pages = Pages(bench)
+    pages = Pages(bench, docs_dir=os.path.relpath(env.conf["docs_dir"], root))
     _current["pages"] = pages
-    _current_docs["dir"] = os.path.relpath(env.conf["docs_dir"], root)
     for name, function in macros(pages).items():
         env.macro(function, name)
-
-
-_current_docs: dict[str, str] = {"dir": "docs"}
 
 
 def on_pre_page_macros(env: Any) -> None:
     pages = _current.get("pages")
     if pages is None:
         return
-    path = Path(_current_docs["dir"], env.page.file.src_path).as_posix()
-    pages.begin_page(path, env.markdown)
+    pages.begin_page(Path(pages.docs_dir, env.page.file.src_path).as_posix(), env.markdown)
 
 
 def on_post_page_macros(env: Any) -> None:

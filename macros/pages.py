@@ -55,8 +55,9 @@ class Problem:
 class Pages:
     """What the macros do, page by page, over one workbench."""
 
-    def __init__(self, bench: Workbench) -> None:
+    def __init__(self, bench: Workbench, docs_dir: str = "docs") -> None:
         self.bench = bench
+        self.docs_dir = docs_dir  # pages are named by their path from the repository root
         self.problems: list[Problem] = []
         self.page_path = "?"
         self._source_lines: list[str] = []
