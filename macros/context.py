@@ -120,8 +120,18 @@ def _files(context: Path, repository: Path, spec: ImageSpec) -> list[tuple[str, 
     return found
 
 
-def build_context(spec: ImageSpec, repository: Path, image_map: Mapping[str, str]) -> BuildContext:
-    """Assemble the context of `spec` as it will be sent to the engine."""
+_LINE_COMMENTS = {".go": "//", ".js": "//", ".ts": "//", ".c": "//", ".rs": "//", ".py": "#", ".sh": "#", ".rb": "#"}
+
+
+def build_context(
+    spec: ImageSpec, repository: Path, image_map: Mapping[str, str], nonce: str | None = None
+) -> BuildContext:
+    """Assemble the context of `spec` as it will be sent to the engine.
+
+    With a `nonce`, every file an `edit:` replaces ends with a comment holding it: the
+    edit is then new to the engine even if someone built the edited files before, so the
+    layer cache shows what an edit costs, not what an earlier identical build left.
+    """
     context = spec.context_path
     if not context.is_dir():
         raise spec.error(f"build context {spec.context!r} is not a folder")
@@ -143,6 +153,9 @@ def build_context(spec: ImageSpec, repository: Path, image_map: Mapping[str, str
                 tar.addfile(info)
             else:
                 data = source.read_bytes()
+                comment = _LINE_COMMENTS.get(Path(relative).suffix)
+                if nonce and relative in replacements and comment:
+                    data += f"\n{comment} livedocs edit {nonce}\n".encode()
                 if relative == spec.dockerfile:
                     dockerfile_text = data.decode("utf-8")
                     data = rewrite_images(dockerfile_text, image_map).encode("utf-8")
@@ -164,7 +177,7 @@ def build_context(spec: ImageSpec, repository: Path, image_map: Mapping[str, str
 def cache_key(spec: ImageSpec, context: BuildContext, base_ids: Mapping[str, str], builder: str) -> str:
     """What decides an image: context bytes, build settings, base image IDs, builder."""
     parts = [
-        "livedocs-key-v3",
+        "livedocs-key-v4",
         f"context={context.digest}",
         f"dockerfile={spec.dockerfile}",
         f"target={spec.target or ''}",

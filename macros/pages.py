@@ -183,7 +183,9 @@ class Pages:
     def build_steps(self, tag: str) -> str:
         def produce() -> str:
             self._use(tag)
-            return render.fenced(render.steps_block(self.bench.steps(tag)), "text")
+            entry = self.bench.image_entry(tag)
+            standins = {b["ref"]: name for name, b in entry.get("base_images", {}).items() if b.get("ref") != name}
+            return render.fenced(render.steps_block(self.bench.steps(tag), standins), "text")
 
         return self._guard(tag, produce)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections.abc import Mapping, Sequence
@@ -81,19 +82,32 @@ def layers_table(layers: Sequence[Mapping[str, Any]], hidden: int = 0) -> str:
     return "\n".join(lines)
 
 
-def steps_block(steps: Sequence[Mapping[str, Any]]) -> str:
-    """A build's steps, each marked as taken from the cache or run."""
+def steps_block(steps: Sequence[Mapping[str, Any]], standins: Mapping[str, str] | None = None) -> str:
+    """A build's steps, each marked as taken from the cache or run.
+
+    `standins` maps a stand-in reference back to the image the Dockerfile names, so that
+    the listing reads like the Dockerfile on the page; a last line says so.
+    """
     total = len(steps)
     lines = []
+    replaced = False
     for step in steps:
-        mark = "cache" if step["cached"] else ("     " if step["instruction"].upper().startswith("FROM ") else "RUN  ")
-        mark = {"cache": "[cached]", "RUN  ": "[ran]   ", "     ": "        "}[mark]
-        lines.append(f"{mark} Step {step['step']}/{total} : {step['instruction']}")
+        instruction = str(step["instruction"])
+        is_from = instruction.upper().startswith("FROM ")
+        for local, official in (standins or {}).items():
+            if is_from and local in instruction.split():
+                instruction = instruction.replace(local, official, 1)
+                replaced = True
+        mark = "[cached]" if step["cached"] else ("        " if is_from else "[ran]   ")
+        lines.append(f"{mark} Step {step['step']}/{total} : {instruction}")
+    if replaced:
+        lines.append("(FROM lines name the images in the Dockerfile; this build used their stand-ins)")
     return "\n".join(lines)
 
 
 def size_chart(entries: Sequence[tuple[str, int]], title: str = "Image sizes") -> str:
     """A horizontal bar chart of image sizes as inline SVG, readable in both palettes."""
+    chart_id = "chart-" + hashlib.sha256(repr(entries).encode()).hexdigest()[:8]  # unique per chart
     bar_height, gap, label_width, chart_width, value_width = 26, 12, 190, 420, 80
     top = 34
     height = top + len(entries) * (bar_height + gap)
@@ -102,9 +116,9 @@ def size_chart(entries: Sequence[tuple[str, int]], title: str = "Image sizes") -
     parts = [
         (
             f'<svg class="livedocs-chart" role="img" viewBox="0 0 {width} {height}" width="100%" '
-            f'style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg" aria-labelledby="chart-title">'
+            f'style="max-width:{width}px" xmlns="http://www.w3.org/2000/svg" aria-labelledby="{chart_id}">'
         ),
-        f'<title id="chart-title">{html.escape(title)}</title>',
+        f'<title id="{chart_id}">{html.escape(title)}</title>',
         f'<text x="0" y="20" class="livedocs-chart-title">{html.escape(title)}</text>',
     ]
     for index, (tag, size) in enumerate(entries):
@@ -148,7 +162,7 @@ def provenance_box(entries: Sequence[tuple[str, Mapping[str, Any]]], notice: str
     dates = sorted(str(e.get("measured_at", "")) for _, e in entries if e.get("measured_at"))
     standins = sorted(name for name, base in bases.items() if base.get("standin"))
     kind = "warning" if (standins or notice) else "info"
-    lines = [f'???+ {kind} "Where these figures come from"', ""]
+    lines = [f'???+ {kind} "Engine, builder and base images"', ""]
     if notice:
         lines.append(f"    **Recorded figures:** no engine was used for this build ({notice}).")
         lines.append("")

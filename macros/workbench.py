@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -442,7 +443,8 @@ class Workbench:
         say(f"livedocs: building {spec.tag} from {dockerfile_shown}")
         started = time.monotonic()
         try:
-            image_id, build_log = self._build(spec, context, key, tag=spec.tag)
+            sent = build_context(spec, self.root, self.image_map, nonce=uuid.uuid4().hex) if spec.edit else context
+            image_id, build_log = self._build(spec, sent, key, tag=spec.tag)
         except BuildFailed as failure:
             build_log = getattr(failure, "build_log", None)
             step = build_log.last_step if build_log else None

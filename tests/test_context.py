@@ -126,3 +126,18 @@ def test_unknown_manifest_setting_is_named(tmp_path: Path) -> None:
     folder = make_example(tmp_path, {"Dockerfile": "FROM alpine:3.19\n"}, "images:\n  a:\n    dockerfle: Dockerfile\n")
     with pytest.raises(LivedocsError, match=r"livedocs.yml:2: image a: unknown setting\(s\) dockerfle"):
         load_example(folder, tmp_path)
+
+
+def test_a_nonce_makes_an_edit_new_to_the_engine(tmp_path: Path) -> None:
+    """Edited Go files end with a comment holding the nonce; nothing else changes."""
+    manifest = "images:\n  ctx-edited:\n    edit: {main.go: main_edited.go}\n"
+    folder = make_example(
+        tmp_path,
+        {"Dockerfile": "FROM alpine:3.19\n", "main.go": "old", "main_edited.go": "new", "a.txt": "a"},
+        manifest,
+    )
+    (spec,) = load_example(folder, tmp_path)
+    plain = sent(build_context(spec, tmp_path, MAP).tar)
+    marked = sent(build_context(spec, tmp_path, MAP, nonce="n0nce").tar)
+    assert marked["main.go"] == "new\n// livedocs edit n0nce\n"
+    assert {k: v for k, v in marked.items() if k != "main.go"} == {k: v for k, v in plain.items() if k != "main.go"}

@@ -1,0 +1,368 @@
+"""The real site in a real browser: Debian's Chromium, driven by Playwright, reading what a reader reads.
+
+The site is built once for this module the way `make site` builds it (stand-ins mapped in), served
+from 127.0.0.1 and opened in headless Chromium (`make browser` installs it; Playwright's own browser
+downloads are never used). Nothing leaves the machine: the browser resolves no host name but
+127.0.0.1, and every request for another host (the theme's web fonts, the GitHub API for the
+repository facts) is answered here with an empty 200, so a page that only works online would fail.
+Screenshots go to tests/artifacts/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import re
+import struct
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from macros.units import human_size, percent, short_id
+
+from .conftest import REPO
+from .test_chapter import CHAPTER, mkdocs_build
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    # No name resolves but the loopback address: nothing the page or the browser asks for can leave.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHAPTER_SOURCE = REPO / "docs" / f"{CHAPTER}.md"
+VIEWPORT = {"width": 1280, "height": 900}
+SCHEMES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's data-md-color-scheme
+THEME_HOSTS = {"fonts.googleapis.com", "fonts.gstatic.com", "api.github.com"}
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    extra_headers: ClassVar[dict[str, str]] = {}
+
+    def end_headers(self) -> None:
+        for name, value in self.extra_headers.items():
+            self.send_header(name, value)
+        super().end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client that hung up early is no error
+            super().handle_error(request, client_address)
+
+
+@contextmanager
+def serve_site(directory: Path, headers: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Serve a built site from 127.0.0.1 on a free port, as GitHub Pages would (dir/ -> dir/index.html)."""
+    handler = type("Handler", (_Handler,), {"extra_headers": dict(headers or {})})
+    server = _Server(("127.0.0.1", 0), functools.partial(handler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@dataclass(frozen=True)
+class Site:
+    root: Path
+    url: str
+    record: dict[str, Any]  # examples/measurements.json as this build left it
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    site_dir = tmp_path_factory.mktemp("browser-site")
+    built = mkdocs_build(REPO, site_dir)
+    assert built.returncode == 0, built.stdout + built.stderr
+    record = json.loads((REPO / "examples" / "measurements.json").read_text())
+    with serve_site(site_dir) as url:
+        yield Site(site_dir, url, record)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Reader:
+    page: Page
+    problems: list[str]  # console errors and uncaught exceptions, as they happened
+    outside: list[str]  # requests for other hosts, answered empty here
+
+
+@pytest.fixture
+def reader(browser: Browser, site: Site) -> Iterator[Callable[..., Reader]]:
+    """Open a page of the site in a fresh browser context (no stored palette, no cache)."""
+    contexts = []
+
+    def open_page(path: str = "", scheme: str = "light") -> Reader:
+        context = browser.new_context(color_scheme=scheme, viewport=VIEWPORT)
+        contexts.append(context)
+        outside: list[str] = []
+
+        def route(route: Route) -> None:
+            if route.request.url.startswith(site.url):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.fulfill(status=200, body="")
+
+        context.route("**/*", route)
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
+        page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+        page.goto(site.url + path, wait_until="networkidle")
+        return Reader(page, problems, outside)
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def chart_tags() -> list[str]:
+    """The images the chapter's `size_chart(...)` call names, in order."""
+    calls = re.findall(r"\{\{\s*size_chart\(([^)]*)\)\s*\}\}", CHAPTER_SOURCE.read_text())
+    assert len(calls) == 1, "the chapter draws one size chart"
+    return re.findall(r'"([^"]+)"', calls[0])
+
+
+def instruction_lines(dockerfile: Path) -> list[str]:
+    """What the reader must see of a Dockerfile: every line but comments (annotation markers) and blanks."""
+    lines = [line.rstrip() for line in dockerfile.read_text().splitlines()]
+    return [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _rgba(css: str) -> tuple[float, float, float, float]:
+    numbers = [float(n) for n in re.findall(r"[\d.]+", css)]
+    assert len(numbers) in (3, 4), css
+    return (numbers[0], numbers[1], numbers[2], numbers[3] if len(numbers) == 4 else 1.0)
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of a CSS colour (alpha blended) on an opaque background colour."""
+    fr, fg, fb, alpha = _rgba(foreground)
+    br, bg, bb, _ = _rgba(background)
+    blended = (fr * alpha + br * (1 - alpha), fg * alpha + bg * (1 - alpha), fb * alpha + bb * (1 - alpha))
+
+    def luminance(rgb: tuple[float, float, float]) -> float:
+        linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(blended), luminance((br, bg, bb))), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_the_chapter_loads_without_console_errors(reader: Callable[..., Reader]) -> None:
+    """The chapter renders with the theme's styles and scripts, and logs no error and throws nothing."""
+    chapter = reader(f"{CHAPTER}/")
+    page = chapter.page
+    expect(page).to_have_title(re.compile(r"^Multi-stage builds - Docker, Measured$"))
+    expect(page.locator("article h1")).to_have_text(re.compile(r"^Multi-stage builds and image optimisation"))
+    # The theme's CSS is applied (a sticky header) and its JavaScript ran (the palette toggle is shown).
+    assert page.locator("header.md-header").evaluate("e => getComputedStyle(e).position") == "sticky"
+    expect(page.locator("form[data-md-component=palette] label:visible")).to_have_count(1)
+    assert page.locator(".livedocs-problem, .livedocs-false").count() == 0, "no livedocs problem in the page"
+    assert chapter.problems == []
+    # What the page asks of other hosts (answered empty here) is only the theme's: its web fonts and
+    # the repository's facts for the header. Anything else would be a page that needs the Internet.
+    assert {urlsplit(url).hostname for url in chapter.outside} <= THEME_HOSTS, chapter.outside
+
+
+def test_the_dockerfile_tabs_switch(reader: Callable[..., Reader]) -> None:
+    """Clicking a tab shows that tab's Dockerfile, as in the repository, and hides the other ones."""
+    chapter = reader(f"{CHAPTER}/")
+    sets = chapter.page.locator(".tabbed-set")
+    labels = [sets.nth(i).locator(".tabbed-labels > label").all_inner_texts() for i in range(sets.count())]
+    assert ["Single-stage", "Multi-stage"] in labels
+    for index, names in enumerate(labels):
+        tabs = sets.nth(index)
+        blocks = tabs.locator(".tabbed-content > .tabbed-block")
+        assert blocks.count() == len(names) >= 2
+        expect(blocks.nth(0)).to_be_visible()
+        # The last tab first (it starts hidden), then back to the first one.
+        for shown in range(len(names) - 1, -1, -1):
+            tabs.locator(".tabbed-labels > label").nth(shown).click()
+            for other in range(len(names)):
+                if other == shown:
+                    expect(blocks.nth(other)).to_be_visible()
+                else:
+                    expect(blocks.nth(other)).to_be_hidden()
+            block = blocks.nth(shown)
+            filename = block.locator(".filename").inner_text()
+            code = block.locator("pre > code").inner_text()
+            for line in instruction_lines(REPO / filename):
+                assert line in code, f"tab {names[shown]!r}: {filename} line {line!r} not shown"
+    assert chapter.problems == []
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_size_chart_is_visible_and_readable(reader: Callable[..., Reader], scheme: str) -> None:
+    """The SVG chart is drawn with one label per image, inside the chart and legible on the palette."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    chapter = reader(f"{CHAPTER}/", scheme=scheme)
+    page = chapter.page
+    assert page.locator("body").get_attribute("data-md-color-scheme") == SCHEMES[scheme]
+    chart = page.locator("svg.livedocs-chart")
+    expect(chart).to_have_count(1)
+    chart.scroll_into_view_if_needed()
+    expect(chart).to_be_visible()
+    expect(chart.locator(".livedocs-chart-label")).to_have_text(chart_tags())  # SVG text: textContent
+    box = chart.bounding_box()
+    assert box is not None and box["width"] >= 600, box
+
+    drawn = chart.evaluate(
+        """svg => {
+          const background = getComputedStyle(document.body).backgroundColor;
+          const frame = svg.getBoundingClientRect();
+          const items = [...svg.querySelectorAll('text, rect')].map(e => {
+            const r = e.getBoundingClientRect();
+            return {kind: e.getAttribute('class'), text: e.textContent, fill: getComputedStyle(e).fill,
+                    inside: r.left >= frame.left - 0.5 && r.right <= frame.right + 0.5
+                            && r.top >= frame.top - 0.5 && r.bottom <= frame.bottom + 0.5,
+                    width: r.width, height: r.height, fontSize: parseFloat(getComputedStyle(e).fontSize)};
+          });
+          return {background, items};
+        }"""
+    )
+    texts = [item for item in drawn["items"] if item["kind"] != "livedocs-chart-bar"]
+    bars = [item for item in drawn["items"] if item["kind"] == "livedocs-chart-bar"]
+    assert len(bars) == len(chart_tags())
+    for item in drawn["items"]:
+        assert item["inside"], f"{item['kind']} {item['text']!r} is cut off by the chart's frame"
+        assert item["width"] > 0 and item["height"] > 0, f"{item['kind']} {item['text']!r} is not drawn"
+    for item in texts:
+        ratio = contrast(item["fill"], drawn["background"])
+        assert ratio >= 4.5, f"{item['kind']} {item['text']!r}: contrast {ratio:.1f} on the {scheme} palette"
+        assert item["fontSize"] >= 12, f"{item['kind']} {item['text']!r}: {item['fontSize']}px"
+    for bar in bars:
+        ratio = contrast(bar["fill"], drawn["background"])
+        assert ratio >= 3, f"bar {bar['text']!r}: contrast {ratio:.1f} on the {scheme} palette"
+    chart.screenshot(path=ARTIFACTS / f"chart-{scheme}.png")
+    assert chapter.problems == []
+
+
+def test_the_figures_are_the_recorded_ones(reader: Callable[..., Reader], site: Site) -> None:
+    """Chart, `docker images` table and sentences show the sizes and IDs examples/measurements.json holds."""
+    page = reader(f"{CHAPTER}/").page
+    images = site.record["images"]
+
+    chart = page.locator("svg.livedocs-chart")
+    labels = chart.locator(".livedocs-chart-label").all_text_contents()  # SVG text has no innerText
+    values = chart.locator(".livedocs-chart-value").all_text_contents()
+    tooltips = chart.locator(".livedocs-chart-bar > title").all_text_contents()
+    assert labels == chart_tags()
+    for tag, value, tooltip in zip(labels, values, tooltips, strict=True):
+        size = images[tag]["size_bytes"]
+        assert value == human_size(size), tag
+        assert tooltip == f"{tag}: {human_size(size)} ({size:,} bytes)"
+
+    tables = page.locator("pre").filter(has_text=re.compile(r"^REPOSITORY\s+TAG\s+IMAGE ID"))
+    rows = []
+    for table in tables.all():
+        rows += [line.split() for line in table.inner_text().splitlines()[1:] if line.strip()]
+    assert rows, "the chapter shows a docker images table"
+    for row in rows:
+        repository, tag, image_id, size = row[0], row[1], row[2], row[-1]
+        assert tag == "latest"
+        assert image_id == short_id(images[repository]["image_id"]), repository
+        assert size == human_size(images[repository]["size_bytes"]), repository
+
+    text = " ".join(page.locator("article").inner_text().split())
+    source = CHAPTER_SOURCE.read_text()
+    sentences = [
+        (word, human_size(images[tag]["size_bytes"]))
+        for word, tag in re.findall(r'(\w+) \{\{ size\("([^"]+)"\) \}\}', source)
+    ]
+    sentences += [
+        (word, percent(100.0 * (images[old]["size_bytes"] - images[new]["size_bytes"]) / images[old]["size_bytes"]))
+        for word, old, new in re.findall(r'(\w+) \{\{ reduction\("([^"]+)", "([^"]+)"\) \}\}', source)
+    ]
+    assert len(sentences) >= 4
+    for word, figure in sentences:
+        assert f"{word} {figure}" in text
+
+
+def test_search_finds_the_chapter(reader: Callable[..., Reader]) -> None:
+    """From the home page, `s` opens the search; the chapter's instruction finds the chapter, which opens.
+
+    The query is "COPY from", not "COPY --from": the theme hands the query to lunr, whose query
+    syntax reads a leading `-` as "must not contain", so "--from" is a syntax error there and the
+    search shows "No matching documents" (and logs a QueryParseError warning).
+    """
+    home = reader("")
+    page = home.page
+    page.keyboard.press("s")
+    query = page.locator("input.md-search__input")
+    expect(query).to_be_focused()
+    page.keyboard.type("COPY from")
+    results = page.locator(".md-search-result__item")
+    expect(results.first).to_be_visible()
+    expect(page.locator(".md-search-result__meta")).to_have_text(re.compile(r"^\d+ matching documents?$"))
+    links = results.locator("a.md-search-result__link")
+    hrefs = links.evaluate_all("links => links.map(link => link.getAttribute('href'))")
+    assert any(re.search(rf"/{CHAPTER}/(\?|#|$)", href) for href in hrefs), hrefs
+    links.first.click()
+    expect(page).to_have_url(re.compile(rf"/{CHAPTER}/"))
+    expect(page.locator("article h1")).to_have_text(re.compile(r"^Multi-stage builds and image optimisation"))
+    assert home.problems == []
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_full_page_screenshot(reader: Callable[..., Reader], scheme: str) -> None:
+    """tests/artifacts/chapter.png (light) and chapter-dark.png: the whole chapter, for a person to look at.
+
+    The dark one is reached with the header's palette toggle, as a reader would switch. (The theme
+    turns the toggles' titles into tooltips, so they are found by the palette each one selects.)
+    """
+    ARTIFACTS.mkdir(exist_ok=True)
+    chapter = reader(f"{CHAPTER}/")
+    page = chapter.page
+    if scheme == "dark":
+        toggles = page.locator("form[data-md-component=palette] label")
+        expect(toggles.filter(visible=True)).to_have_attribute("for", "__palette_1")  # to the dark palette
+        toggles.filter(visible=True).click()
+        expect(page.locator("body")).to_have_attribute("data-md-color-scheme", "slate")
+        expect(toggles.filter(visible=True)).to_have_attribute("for", "__palette_0")  # and back
+        page.mouse.move(VIEWPORT["width"] / 2, VIEWPORT["height"] - 1)  # no toggle tooltip in the picture
+        page.evaluate("document.activeElement.blur()")
+        expect(page.locator(".md-tooltip--active")).to_have_count(0)
+    assert page.locator("body").get_attribute("data-md-color-scheme") == SCHEMES[scheme]
+    path = ARTIFACTS / ("chapter.png" if scheme == "light" else "chapter-dark.png")
+    page.screenshot(path=path, full_page=True)
+    width, height = png_size(path)
+    assert width == VIEWPORT["width"]
+    assert height == page.evaluate("document.documentElement.scrollHeight") > 5 * VIEWPORT["height"]
+    assert chapter.problems == []
