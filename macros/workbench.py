@@ -270,22 +270,32 @@ class Workbench:
         raise LivedocsError(f"base images not in the engine: {listing}; {hint}")
 
     def _in_parallel(self, tags: list[str], say: Callable[[str], None]) -> None:
-        """Resolve `tags` on up to `workers` daemon threads; return when all are done."""
-        work: queue.SimpleQueue[str] = queue.SimpleQueue()
+        """Resolve `tags` on up to `workers` daemon threads; return when all are done.
+
+        Images of one example folder are built one after another by the same thread:
+        they share their first steps (same base, same sources), and built at the same
+        time each would miss the cache and compile the same code again. Different
+        examples build in parallel.
+        """
+        groups: dict[str, list[str]] = {}
         for tag in tags:
-            work.put(tag)
+            groups.setdefault(self.specs[tag].example, []).append(tag)
+        work: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
+        for group in sorted(groups.values(), key=len, reverse=True):  # the longest first
+            work.put(group)
 
         def worker() -> None:
             while True:
                 try:
-                    tag = work.get_nowait()
+                    group = work.get_nowait()
                 except queue.Empty:
                     return
-                self._resolve_live(tag, say)
+                for tag in group:
+                    self._resolve_live(tag, say)
 
         threads = [
             threading.Thread(target=worker, name=f"livedocs-build-{n}", daemon=True)
-            for n in range(min(self.workers, len(tags)))
+            for n in range(min(self.workers, len(groups)))
         ]
         for thread in threads:
             thread.start()
