@@ -81,6 +81,7 @@ class BuildLog:
     steps: list[tuple[int, str, bool]] = field(default_factory=list)  # (number, text, from cache)
     created: list[str] = field(default_factory=list)  # images this build made, not taken from the cache
     stages: list[str | None] = field(default_factory=list)  # each stage's last image (None: FROM only)
+    containers: list[str] = field(default_factory=list)  # the builder's step containers ("Running in")
 
     def add(self, chunk: str) -> None:
         for raw in _ANSI.sub("", chunk).splitlines():
@@ -93,6 +94,8 @@ class BuildLog:
                 self.steps.append((int(match.group(1)), match.group(3), False))
                 if match.group(3).upper().startswith("FROM "):
                     self.stages.append(None)
+            elif line.strip().startswith("---> Running in "):
+                self.containers.append(line.strip().removeprefix("---> Running in "))
             elif line.strip() == "---> Using cache" and self.steps:
                 number, text, _ = self.steps[-1]
                 self.steps[-1] = (number, text, True)
@@ -233,6 +236,11 @@ class Engine:
         found = self.inspect(image_id)
         if found is not None and not found.tags:
             self.remove_image(image_id)
+
+    def remove_container(self, container_id: str) -> None:
+        """Force-remove a container (a cancelled build's step); quietly if it is gone."""
+        with contextlib.suppress(*_API_ERRORS):
+            self._api.remove_container(container_id, force=True)
 
     def remove_image(self, ref: str) -> None:
         """Remove an image if nothing else holds it; quietly keep it otherwise."""

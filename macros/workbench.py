@@ -533,6 +533,8 @@ class Workbench:
         try:
             deadline = time.monotonic() + 10
             for log in logs:
+                for container_id in log.containers:  # the step that was running when cancelled
+                    cleaner.remove_container(container_id)
                 for image_id in reversed(log.created):
                     # the engine is still removing the cancelled step's container
                     while cleaner.inspect(image_id) is not None and time.monotonic() < deadline:
