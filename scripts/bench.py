@@ -61,7 +61,7 @@ STAGE_REPOSITORY = "livedocs-stage"  # the site's tags for multi-stage build sta
 STANDIN_REPOSITORY = "standin/"  # the offline base images: never removed
 CLI_PREFIX = "bench-cli-"  # tags of the images the docker CLI baseline builds
 PROSE_PAGE = "docs/multi-stage.md"
-PROSE_URL = "/multi-stage/"
+PROSE_URL = "multi-stage/"  # below the path the server says it serves on (site_url's path)
 EXAMPLE_FILE = "examples/go-app/main.go"
 EXAMPLE_TEXT = 'fmt.Fprintf(w, "'  # the handler's reply; the marker goes right after it
 WARM_TARGET = 1.15
@@ -73,6 +73,7 @@ _LAYER_LINE = re.compile(r"^\s*---> ([0-9a-f]{12})\s*$", re.M)
 # (mkdocs does not always log "Documentation built" for a rebuild), or the rebuild failed.
 _REBUILT_LINE = re.compile(r"Reloading browsers|An error happened during the rebuild")
 _CONTAINER_LINE = re.compile(r"^\s*---> Running in ([0-9a-f]{12})\s*$", re.M)
+_SERVING_LINE = re.compile(r"Serving on http://[^/\s]+(/\S*)")
 _SITE_LINE = re.compile(r"livedocs: (?:building |built |\S+ failed as expected).*")
 _SUMMARY_LINE = re.compile(r"livedocs: built \d+, cached \d+.*")
 
@@ -411,6 +412,7 @@ class Server:
         self.port = free_port()
         self.log_path = copy.workdir / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
+        self.mount: str | None = None  # the path the server serves the site on, once it says
 
     def start(self) -> None:
         command = [self.copy.mkdocs, "serve", "--dev-addr", f"127.0.0.1:{self.port}"]
@@ -439,9 +441,14 @@ class Server:
 
     def page(self) -> str | None:
         """The chapter as served now, or None if the server does not answer (yet)."""
+        if self.mount is None:
+            found = _SERVING_LINE.search(self.log())
+            if found is None:
+                return None
+            self.mount = found.group(1).rstrip("/") + "/"
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         try:
-            connection.request("GET", PROSE_URL, headers={"Connection": "close"})
+            connection.request("GET", self.mount + PROSE_URL, headers={"Connection": "close"})
             response = connection.getresponse()
             body = response.read().decode("utf-8", "replace")
             return body if response.status == 200 else None
