@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,38 +18,26 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 
 from .errors import LivedocsError
+from .logs import own_logger
 from .pages import Pages, macros
+from .settings import Settings
 from .workbench import Workbench
 
 log = logging.getLogger("mkdocs.livedocs")
-
-# The replay notice is a warning a reader of the log must see, but it must not turn a
-# replay build into a failure under --strict (strict counts warnings of `mkdocs.*`).
-notice = logging.getLogger("livedocs.notice")
-if not notice.handlers:
-    _handler = logging.StreamHandler(sys.stderr)
-    _handler.setFormatter(logging.Formatter("WARNING -  %(message)s"))
-    notice.addHandler(_handler)
-    notice.propagate = False
+notice = own_logger("notice", "WARNING")  # a replay build under --strict must not fail on it
 
 _current: dict[str, Pages] = {}
 
 
-def serving() -> bool:
-    """Under `mkdocs serve` a problem is shown in the page, not fatal."""
-    flag = os.environ.get("LIVEDOCS_SERVE")
-    if flag is not None:
-        return flag not in ("", "0", "false")
-    return len(sys.argv) > 1 and sys.argv[1] == "serve"
+def _serving(config: Any) -> bool:
+    """Whether this is `mkdocs serve`: it points `site_url` at its own address before building."""
+    address = str(config.get("dev_addr") or "")
+    return bool(address) and str(config.get("site_url") or "").startswith(f"http://{address}/")
 
 
-def _same_setting(bench: Workbench, root: Path) -> bool:
-    mode = os.environ.get("LIVEDOCS_ENGINE", "auto").strip().lower() or "auto"
-    return (
-        bench.root == root.resolve()
-        and bench.requested_mode == mode
-        and bench.engine_host == os.environ.get("DOCKER_HOST")
-    )
+def _settings(env: Any) -> Settings:
+    extra = env.conf.get("extra") or {}
+    return Settings.load(Path(env.project_dir), config=extra.get("livedocs"), serve=_serving(env.conf))
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -58,20 +45,19 @@ def _terminate(signum: int, frame: Any) -> None:
 
 
 def define_env(env: Any) -> None:
-    root = Path(env.project_dir)
     if threading.current_thread() is threading.main_thread():
         # SIGTERM ends a build as SIGINT does: containers removed, nothing half-written.
         signal.signal(signal.SIGTERM, _terminate)
     previous = _current.pop("pages", None)
     try:
-        if previous is not None and _same_setting(previous.bench, root):
-            # A rebuild under `mkdocs serve`: keep the engine and every unchanged figure.
-            bench = previous.bench
-            bench.refresh()
+        settings = _settings(env)
+        bench = previous.facts if previous is not None else None
+        if isinstance(bench, Workbench) and bench.settings == settings:
+            bench.refresh()  # a rebuild under `mkdocs serve`: keep the engine and every unchanged figure
         else:
-            if previous is not None:
-                previous.bench.close()
-            bench = Workbench(root)
+            if isinstance(bench, Workbench):
+                bench.close()
+            bench = Workbench(settings)
             bench.connect()
             if bench.notice:
                 notice.warning("livedocs: %s", bench.notice)
@@ -80,7 +66,7 @@ def define_env(env: Any) -> None:
         raise PluginError(f"livedocs: {error}") from None
     except KeyboardInterrupt:
         raise PluginError("livedocs: interrupted; running builds were stopped, nothing was recorded") from None
-    pages = Pages(bench, docs_dir=os.path.relpath(env.conf["docs_dir"], root))
+    pages = Pages(bench, docs_dir=os.path.relpath(env.conf["docs_dir"], settings.root))
     _current["pages"] = pages
     for name, function in macros(pages).items():
         env.macro(function, name)
@@ -88,9 +74,8 @@ def define_env(env: Any) -> None:
 
 def on_pre_page_macros(env: Any) -> None:
     pages = _current.get("pages")
-    if pages is None:
-        return
-    pages.begin_page(Path(pages.docs_dir, env.page.file.src_path).as_posix(), env.markdown)
+    if pages is not None:
+        pages.begin_page(Path(pages.docs_dir, env.page.file.src_path).as_posix(), env.markdown)
 
 
 def on_post_page_macros(env: Any) -> None:
@@ -103,15 +88,14 @@ def on_post_page_macros(env: Any) -> None:
 
 def on_post_build(env: Any) -> None:
     pages = _current.get("pages")
-    if pages is None:
+    if pages is None or not isinstance(pages.facts, Workbench):
         return
-    bench = pages.bench
     try:
-        for line in bench.finish():
+        for line in pages.facts.finish():
             log.info("livedocs drift: %s", line)
     except LivedocsError as error:
         raise PluginError(f"livedocs: {error}") from None
     problems = pages.report()
-    if problems and not serving():
+    if problems and not pages.facts.settings.serve:
         listing = "\n".join(problem.report() for problem in problems)
         raise PluginError(f"livedocs: {len(problems)} problem(s); the site is not true as written:\n{listing}")

@@ -12,16 +12,22 @@
 
 A claim parses into small typed objects; checking it against a `Facts` provider gives a
 `Verdict` that holds the measured values, so the log, the page and a report share it.
+
+A new quantity is one entry in `FUNCTIONS`: its argument kinds, its result kind, and
+how it is measured from the `Facts`. The parser, the type checks and the checker read
+that table and nothing else.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from .errors import ClaimSyntaxError, LivedocsError
-from .units import human_size, percent
+from .measurement import failure_of, image_of
+from .sources import Facts
+from .units import human_size, percent, reduction
 
 # -- tokens -------------------------------------------------------------------------
 
@@ -39,18 +45,6 @@ _TOKEN = re.compile(
 )
 
 _UNITS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3}
-
-#: function name -> (argument kinds, result kind)
-FUNCTIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "size": (("image",), "bytes"),
-    "reduction": (("image", "image"), "percent"),
-    "ratio": (("image", "image"), "number"),
-    "layers": (("image",), "number"),
-    "status": (("image", "path"), "number"),
-    "body": (("image", "path"), "text"),
-    "cached_steps": (("image",), "number"),
-    "steps": (("image",), "number"),
-}
 
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=", "contains", "matches")
 
@@ -97,10 +91,11 @@ class Call:
 
     @property
     def kind(self) -> str:
-        return FUNCTIONS[self.function][1]
+        return FUNCTIONS[self.function].kind
 
     def __str__(self) -> str:
-        shown = [a if FUNCTIONS[self.function][0][i] == "image" else repr(a) for i, a in enumerate(self.arguments)]
+        kinds = FUNCTIONS[self.function].arguments
+        shown = [a if kinds[i] == "image" else repr(a) for i, a in enumerate(self.arguments)]
         return f"{self.function}({', '.join(shown)})"
 
 
@@ -142,7 +137,7 @@ class Claim:
         names: list[str] = []
         for side in (self.body.left, self.body.right):
             if isinstance(side, Call):
-                kinds = FUNCTIONS[side.function][0]
+                kinds = FUNCTIONS[side.function].arguments
                 names += [a for a, k in zip(side.arguments, kinds, strict=True) if k == "image"]
         return names
 
@@ -234,7 +229,7 @@ class _Parser:
 
     def call(self) -> Call:
         function = self.take("name").text
-        kinds = FUNCTIONS[function][0]
+        kinds = FUNCTIONS[function].arguments
         self.take("punct", "(")
         arguments: list[str] = []
         for number, kind in enumerate(kinds):
@@ -303,22 +298,6 @@ def parse(source: str) -> Claim:
 # -- checking -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    body: str
-
-
-class Facts(Protocol):
-    """What the claims are checked against: live measurements or recorded ones."""
-
-    def size_bytes(self, image: str) -> int: ...
-    def layer_count(self, image: str) -> int: ...
-    def response(self, image: str, path: str) -> HttpResponse: ...
-    def build_error(self, image: str) -> str: ...
-    def build_steps(self, image: str) -> tuple[int, int]: ...  # (cached, total)
-
-
 @dataclass
 class Verdict:
     claim: Claim
@@ -344,41 +323,65 @@ def _show(kind: str, value: float | str) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
 
 
+Note = Callable[[str], None]  # adds a line to what the verdict says was measured
+
+
+def _size(facts: Facts, tag: str) -> float:
+    return float(image_of(facts.measurement(tag), tag).size_bytes or 0)
+
+
+def _two_sizes(facts: Facts, before: str, after: str, note: Note) -> tuple[float, float]:
+    old, new = _size(facts, before), _size(facts, after)
+    note(f"{before} is {human_size(old)}, {after} is {human_size(new)}")
+    return old, new
+
+
+def _ratio(facts: Facts, args: tuple[str, ...], note: Note) -> float:
+    before, after = _two_sizes(facts, args[0], args[1], note)
+    if not after:
+        raise LivedocsError(f"{args[1]} has size 0: ratio undefined")
+    return before / after
+
+
+def _cached_steps(facts: Facts, args: tuple[str, ...], note: Note) -> float:
+    cached, total = image_of(facts.measurement(args[0]), args[0]).cached_steps()
+    note(f"{args[0]} took {cached} of {total} steps from the cache")
+    return float(cached)
+
+
+@dataclass(frozen=True)
+class Function:
+    """A quantity a claim can name."""
+
+    arguments: tuple[str, ...]  # "image" (a tag) or "path" (a quoted URL path)
+    kind: str  # bytes, percent, number or text: what it may be compared with
+    measure: Callable[[Facts, tuple[str, ...], Note], float | str]
+    says_itself: bool = False  # its note already gives the value (no "f(x) is v" line)
+
+
+FUNCTIONS: dict[str, Function] = {
+    "size": Function(("image",), "bytes", lambda facts, a, note: _size(facts, a[0])),
+    "reduction": Function(
+        ("image", "image"), "percent", lambda f, a, note: reduction(*_two_sizes(f, a[0], a[1], note))
+    ),
+    "ratio": Function(("image", "image"), "number", _ratio),
+    "layers": Function(("image",), "number", lambda f, a, note: float(len(image_of(f.measurement(a[0]), a[0]).layers))),
+    "status": Function(("image", "path"), "number", lambda f, a, note: float(f.response(a[0], a[1]).status)),
+    "body": Function(("image", "path"), "text", lambda f, a, note: f.response(a[0], a[1]).body),
+    "cached_steps": Function(("image",), "number", _cached_steps, says_itself=True),
+    "steps": Function(
+        ("image",), "number", lambda f, a, note: float(image_of(f.measurement(a[0]), a[0]).cached_steps()[1])
+    ),
+}
+
+
 def _value(operand: Operand, facts: Facts, measured: list[str]) -> float | str:
     if isinstance(operand, Literal):
         return operand.value
-    args = operand.arguments
-    value: float | str
-    if operand.function == "size":
-        value = float(facts.size_bytes(args[0]))
-    elif operand.function in ("reduction", "ratio"):
-        before, after = (
-            float(facts.size_bytes(args[0])),
-            float(facts.size_bytes(args[1])),
-        )
-        if operand.function == "reduction":
-            value = 100.0 * (before - after) / before if before else 0.0
-        else:
-            if not after:
-                raise LivedocsError(f"{args[1]} has size 0: ratio undefined")
-            value = before / after
-        measured.append(f"{args[0]} is {human_size(before)}, {args[1]} is {human_size(after)}")
-    elif operand.function == "layers":
-        value = float(facts.layer_count(args[0]))
-    elif operand.function == "status":
-        value = float(facts.response(args[0], args[1]).status)
-    elif operand.function == "body":
-        value = facts.response(args[0], args[1]).body
-    elif operand.function == "cached_steps":
-        cached, total = facts.build_steps(args[0])
-        value = float(cached)
-        measured.append(f"{args[0]} took {cached} of {total} steps from the cache")
-        return value
-    elif operand.function == "steps":
-        value = float(facts.build_steps(args[0])[1])
-    else:  # pragma: no cover - the parser admits only FUNCTIONS
-        raise LivedocsError(f"unknown quantity {operand.function}")
-    measured.append(f"{operand} is {_show(operand.kind, value)}")
+    function = FUNCTIONS[operand.function]
+    value = function.measure(facts, operand.arguments, measured.append)
+    if not function.says_itself:
+        measured.append(f"{operand} is {_show(operand.kind, value)}")
     return value
 
 
@@ -387,7 +390,7 @@ def check(claim: Claim, facts: Facts) -> Verdict:
     measured: list[str] = []
     body = claim.body
     if isinstance(body, BuildFails):
-        error = facts.build_error(body.image)
+        error = failure_of(facts.measurement(body.image), body.image)
         holds = re.search(body.pattern, error) is not None
         first = error.strip().splitlines()[-1] if error.strip() else ""
         measured.append(f"{body.image} failed with {_show('text', first)}")

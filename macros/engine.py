@@ -14,15 +14,17 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 import docker
 import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
+from .buildlog import BuildLog
 from .errors import BuildFailed, EngineUnavailable, LivedocsError, RunFailed
+from .measurement import EngineFacts
+from .units import iso_utc
 
 LABEL_KEY = "org.livedocs.key"
 LABEL_EXAMPLE = "org.livedocs.example"
@@ -32,28 +34,12 @@ LABEL_STANDIN = "org.livedocs.standin"
 BUILDER = "classic"  # the docker SDK's builds go through the classic builder
 _BODY_LIMIT = 64 * 1024
 _LOG_LINES = 20
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_LAYER = re.compile(r"^---> [0-9a-f]{12}$")
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _API_ERRORS = (
     docker.errors.DockerException,
     requests.exceptions.RequestException,
     urllib3.exceptions.HTTPError,  # a stream cut short by a dying engine
     OSError,
 )
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    host: str
-    version: str
-    api_version: str
-    storage_driver: str
-    os: str
-    architecture: str
-    engine_id: str = ""  # the engine's own ID (`docker info`), telling two engines apart
-    name: str = ""  # the engine host's name
-    builder: str = BUILDER
 
 
 @dataclass(frozen=True)
@@ -73,60 +59,8 @@ class Layer:
     created: str
 
 
-@dataclass
-class BuildLog:
-    """What the classic builder said: its lines and the steps it ran."""
-
-    lines: list[str] = field(default_factory=list)
-    steps: list[tuple[int, str, bool]] = field(default_factory=list)  # (number, text, from cache)
-    created: list[str] = field(default_factory=list)  # images this build made, not taken from the cache
-    stages: list[str | None] = field(default_factory=list)  # each stage's last image (None: FROM only)
-    containers: list[str] = field(default_factory=list)  # the builder's step containers ("Running in")
-
-    def add(self, chunk: str) -> None:
-        for raw in _ANSI.sub("", chunk).splitlines():
-            line = raw.rstrip()
-            if not line:
-                continue
-            self.lines.append(line)
-            match = _STEP.match(line)
-            if match:
-                self.steps.append((int(match.group(1)), match.group(3), False))
-                if match.group(3).upper().startswith("FROM "):
-                    self.stages.append(None)
-            elif line.strip().startswith("---> Running in "):
-                self.containers.append(line.strip().removeprefix("---> Running in "))
-            elif line.strip() == "---> Using cache" and self.steps:
-                number, text, _ = self.steps[-1]
-                self.steps[-1] = (number, text, True)
-            elif self.steps and _LAYER.match(line.strip()):
-                number, text, cached = self.steps[-1]
-                if not text.upper().startswith("FROM "):
-                    layer = line.strip().removeprefix("---> ")
-                    if self.stages:
-                        self.stages[-1] = layer
-                    if not cached:
-                        self.created.append(layer)
-
-    def failing_output(self, error: str, limit: int = 15) -> str:
-        """What the failing step printed (its last lines), then the builder's error."""
-        start = max((i for i, line in enumerate(self.lines) if _STEP.match(line)), default=-1) + 1
-        output = [
-            line
-            for line in self.lines[start:]
-            if not line.strip().startswith(("---> ", "Removing intermediate container")) and line != error
-        ]
-        return "\n".join([*output[-limit:], error])
-
-    @property
-    def last_step(self) -> int | None:
-        return self.steps[-1][0] if self.steps else None
-
-
 def _iso(created: str | int) -> str:
-    if isinstance(created, int):
-        return datetime.fromtimestamp(created, UTC).isoformat().replace("+00:00", "Z")
-    return created
+    return iso_utc(created) if isinstance(created, int) else created
 
 
 class Engine:
@@ -137,47 +71,50 @@ class Engine:
         self._api = client.api
         self.host = host
         self.build_timeout = build_timeout
-        self._info: EngineInfo | None = None
+        self._facts: EngineFacts | None = None
 
     @classmethod
-    def connect(cls, timeout: float = 30.0, build_timeout: float = 1800.0) -> Engine:
-        """The engine `DOCKER_HOST` (or the local socket) names; EngineUnavailable if none answers."""
-        host = "the local Docker socket"
+    def connect(cls, host: str | None, timeout: float = 30.0, build_timeout: float = 1800.0) -> Engine:
+        """The engine at `host` (None: the local socket); EngineUnavailable if none answers.
+
+        TLS settings (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) are the docker SDK's, as for the CLI.
+        """
+        where = host or "unix:///var/run/docker.sock"
+        environment = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+        if host:
+            environment["DOCKER_HOST"] = host
         try:
-            client = docker.from_env(timeout=max(1, round(timeout)))
-            host = client.api.base_url
+            client = docker.from_env(timeout=max(1, round(timeout)), environment=environment)
             client.ping()
         except _API_ERRORS as error:
-            reason = _reason(error)
-            where = os.environ.get("DOCKER_HOST") or host
-            raise EngineUnavailable(f"no Docker engine answers at {where}: {reason}") from None
-        return cls(
-            client,
-            os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock",
-            build_timeout,
-        )
+            raise EngineUnavailable(f"no Docker engine answers at {where}: {_reason(error)}") from None
+        return cls(client, where, build_timeout)
+
+    def _stopped(self, error: BaseException, during: str = "") -> EngineUnavailable:
+        return EngineUnavailable(f"the engine at {self.host} stopped answering{during}: {error}")
 
     def close(self) -> None:
         self._client.close()
 
-    def info(self) -> EngineInfo:
-        if self._info is None:
+    def facts(self) -> EngineFacts:
+        """Which engine this is, for the record and the provenance box."""
+        if self._facts is None:
             try:
                 version = self._api.version()
                 info = self._api.info()
             except _API_ERRORS as error:
-                raise EngineUnavailable(f"the engine at {self.host} stopped answering: {error}") from None
-            self._info = EngineInfo(
-                host=self.host,
+                raise self._stopped(error) from None
+            self._facts = EngineFacts(
                 version=str(version.get("Version", "?")),
                 api_version=str(version.get("ApiVersion", "?")),
                 storage_driver=str(info.get("Driver", "?")),
-                os=str(version.get("Os", "?")),
-                architecture=str(version.get("Arch", "?")),
+                platform=f"{version.get('Os', '?')}/{version.get('Arch', '?')}",
+                builder=BUILDER,
                 engine_id=str(info.get("ID", "")),
                 name=str(info.get("Name", "")),
+                host=re.sub(r"//[^@/]*@", "//", self.host),  # ssh://user@host: the user is nobody's business
             )
-        return self._info
+        return self._facts
 
     # -- images -----------------------------------------------------------------
 
@@ -192,7 +129,7 @@ class Engine:
                 return None
             raise LivedocsError(f"inspecting {ref} failed: {error.explanation}") from None
         except _API_ERRORS as error:
-            raise EngineUnavailable(f"the engine at {self.host} stopped answering: {error}") from None
+            raise self._stopped(error) from None
         return ImageInfo(
             id=data["Id"],
             size_bytes=int(data["Size"]),
@@ -222,7 +159,7 @@ class Engine:
         try:
             images = self._api.images(name=repository)
         except _API_ERRORS as error:
-            raise EngineUnavailable(f"the engine at {self.host} stopped answering: {error}") from None
+            raise self._stopped(error) from None
         return sorted(t for image in images for t in image.get("RepoTags") or () if t.startswith(f"{repository}:"))
 
     def tag(self, image_id: str, repository: str, tag: str) -> None:
@@ -289,18 +226,15 @@ class Engine:
                     message = str(chunk.get("error", "")).strip()
                     detail = log.failing_output(message)
                     log.lines.append(message)
-                    raise BuildFailed("the build failed", detail=detail)
-        except BuildFailed as failure:
+                    raise BuildFailed("the build failed", detail=detail, build_log=log)
+        except BuildFailed:
             self.discard(log)
-            failure.build_log = log  # type: ignore[attr-defined]
             raise
         except docker.errors.APIError as error:
             self.discard(log)
-            failure = BuildFailed("the build failed", detail=str(error.explanation or error))
-            failure.build_log = log  # type: ignore[attr-defined]
-            raise failure from None
+            raise BuildFailed("the build failed", detail=str(error.explanation or error), build_log=log) from None
         except _API_ERRORS as error:
-            raise EngineUnavailable(f"the engine at {self.host} stopped answering during a build: {error}") from None
+            raise self._stopped(error, " during a build") from None
         if image_id is None:
             for line in reversed(log.lines):
                 if line.startswith("Successfully built "):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .buildlog import BuildLog
+
 
 class LivedocsError(Exception):
     """A mistake a user can make (a bad claim, a missing file, no engine, ...).
@@ -24,12 +29,6 @@ class LivedocsError(Exception):
         self.line = line
         self.detail = detail
 
-    def located(self, path: str, line: int | None) -> LivedocsError:
-        """Give the error a place if it has none yet (the page that asked for it)."""
-        if self.path is None:
-            self.path, self.line = path, line
-        return self
-
     def where(self) -> str:
         if self.path is None:
             return ""
@@ -44,7 +43,19 @@ class EngineUnavailable(LivedocsError):
 
 
 class BuildFailed(LivedocsError):
-    """An example's build failed; `detail` holds the builder's error text."""
+    """An example's build failed; `detail` holds the builder's error text, `build_log` what it ran."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        detail: str | None = None,
+        build_log: BuildLog | None = None,
+    ) -> None:
+        super().__init__(message, path=path, line=line, detail=detail)
+        self.build_log = build_log
 
 
 class RunFailed(LivedocsError):

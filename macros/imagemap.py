@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .errors import LivedocsError, load_yaml
@@ -10,13 +9,12 @@ from .errors import LivedocsError, load_yaml
 VARIABLE = "LIVEDOCS_IMAGE_MAP"
 
 
-def load_image_map(root: Path, value: str | None = None) -> dict[str, str]:
-    """The map named by LIVEDOCS_IMAGE_MAP (relative to `root` or the working folder).
+def load_image_map(root: Path, value: str) -> dict[str, str]:
+    """The map in the file `value` names (relative to `root` or the working folder).
 
-    Empty when the variable is unset; LivedocsError naming the file when it is missing
-    or not a mapping of image references.
+    Empty when `value` is empty; LivedocsError naming the file when it is missing or
+    not a mapping of image references.
     """
-    value = os.environ.get(VARIABLE, "") if value is None else value
     if not value.strip():
         return {}
     path = Path(value)

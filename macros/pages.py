@@ -1,35 +1,52 @@
 """Pages: the macros' behaviour, independent of the site generator.
 
-A `Pages` object owns one workbench and the problems found while rendering. Each
-macro locates itself in the page source (so every problem carries page and line),
-asks the workbench for figures, and returns Markdown. Problems never escape as
-exceptions: they are rendered in the page and collected, and the adapter decides
-whether they end the build (`mkdocs build`) or not (`mkdocs serve`).
+A `Pages` object reads figures from one `Facts` (live or replayed) and collects the
+problems found while rendering. Each macro locates itself in the page source (so every
+problem carries page and line), asks for figures, and returns Markdown. Problems never
+escape as exceptions: they are rendered in the page and collected, and the adapter
+decides whether they end the build (`mkdocs build`) or not (`mkdocs serve`).
+
+A new macro is one method decorated with `@macro`: the decorator registers it under
+its name, finds its line in the page and turns a LivedocsError into a problem.
 """
 
 from __future__ import annotations
 
-import logging
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import claims, render
 from .errors import LivedocsError
-from .units import human_size, percent, short_id
-from .workbench import Workbench, is_site_label
+from .logs import own_logger
+from .measurement import Measurement, failure_of, image_of
+from .sources import Facts
+from .units import human_size, percent, reduction, short_id
 
-# Problems are printed as they are found, on a logger of their own: under `mkdocs serve`
-# (strict or not) a false claim must show, not stop the server; under `mkdocs build` the
-# adapter ends the build with the full list.
-log = logging.getLogger("livedocs.problems")
-if not log.handlers:
-    _handler = logging.StreamHandler()
-    _handler.setFormatter(logging.Formatter("ERROR   -  %(message)s"))
-    log.addHandler(_handler)
-    log.propagate = False
+# Printed as found: under `mkdocs serve` a false claim must show, not stop the server;
+# under `mkdocs build` the adapter ends the build with the full list.
+log = own_logger("problems", "ERROR")
+
+Macro = TypeVar("Macro", bound=Callable[..., str])
+MACROS: dict[str, str] = {}  # macro name -> Pages method name
+
+
+def macro(method: Macro) -> Macro:
+    """Register a `Pages` method as a page macro; its first argument locates it in the page."""
+    MACROS[method.__name__] = method.__name__
+
+    @functools.wraps(method)
+    def guarded(self: Pages, *args: Any, **kwargs: Any) -> str:
+        line = self.locate(str(args[0])) if args else self.locate_call(method.__name__)
+        self.line = line
+        try:
+            return method(self, *args, **kwargs)
+        except LivedocsError as error:
+            return self.problem(line, error)
+
+    return guarded  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -53,17 +70,17 @@ class Problem:
 
 
 class Pages:
-    """What the macros do, page by page, over one workbench."""
+    """What the macros do, page by page, over one `Facts`."""
 
-    def __init__(self, bench: Workbench, docs_dir: str = "docs") -> None:
-        self.bench = bench
+    def __init__(self, facts: Facts, docs_dir: str = "docs") -> None:
+        self.facts = facts
         self.docs_dir = docs_dir  # pages are named by their path from the repository root
         self.problems: list[Problem] = []
         self.page_path = "?"
+        self.line: int | None = None  # where the macro being rendered stands
         self._source_lines: list[str] = []
         self._seen: Counter[str] = Counter()
         self._page_images: dict[str, list[str]] = {}
-        self.claims_checked = 0
 
     # -- page bookkeeping ---------------------------------------------------------
 
@@ -90,139 +107,99 @@ class Pages:
                 return number
         return None
 
-    def _use(self, *tags: str) -> None:
-        used = self._page_images.setdefault(self.page_path, [])
-        used += [t for t in tags if t not in used]
+    def locate_call(self, name: str) -> int | None:
+        """The line of the first call of a macro that takes no argument."""
+        return next((n for n, text in enumerate(self._source_lines, 1) if f"{name}(" in text), None)
 
-    def _problem(self, line: int | None, error: LivedocsError | str) -> str:
+    def problem(self, line: int | None, error: LivedocsError | str) -> str:
+        """Collect a problem at `line` of the current page; what the page shows instead."""
         if isinstance(error, LivedocsError):
             # An error about an example (manifest, Dockerfile) names that file too.
             message = error.message if error.path is None else f"{error}"
             detail = error.detail
         else:
             message, detail = error, None
-        problem = Problem(self.page_path, line, message, detail)
-        if problem not in self.problems:
-            self.problems.append(problem)
-            log.error("livedocs: %s", problem.report(indent="").lstrip())
-        return render.problem_box(str(problem), detail)
+        found = Problem(self.page_path, line, message, detail)
+        if found not in self.problems:
+            self.problems.append(found)
+            log.error("livedocs: %s", found.report(indent="").lstrip())
+        return render.problem_box(str(found), detail)
 
-    def _guard(self, needle: str, produce: Callable[[], str]) -> str:
-        line = self.locate(needle)
-        try:
-            return produce()
-        except LivedocsError as error:
-            return self._problem(line, error)
+    def image(self, tag: str) -> Measurement:
+        """An image's measurement, noted as shown on this page (for the provenance box)."""
+        self._use(tag)
+        return image_of(self.facts.measurement(tag), tag)
+
+    def _use(self, *tags: str) -> None:
+        used = self._page_images.setdefault(self.page_path, [])
+        used += [t for t in tags if t not in used]
 
     # -- macros -------------------------------------------------------------------
 
+    @macro
     def size(self, tag: str) -> str:
-        def produce() -> str:
-            self._use(tag)
-            return human_size(self.bench.size_bytes(tag))
+        return human_size(self.image(tag).size_bytes or 0)
 
-        return self._guard(tag, produce)
-
+    @macro
     def image_id(self, tag: str) -> str:
-        def produce() -> str:
-            self._use(tag)
-            return short_id(self.bench.image_entry(tag)["image_id"])
+        return short_id(self.image(tag).image_id)
 
-        return self._guard(tag, produce)
-
+    @macro
     def reduction(self, before: str, after: str) -> str:
-        def produce() -> str:
-            self._use(before, after)
-            old, new = self.bench.size_bytes(before), self.bench.size_bytes(after)
-            return percent(100.0 * (old - new) / old if old else 0.0)
+        return percent(reduction(self.image(before).size_bytes or 0, self.image(after).size_bytes or 0))
 
-        return self._guard(before, produce)
-
+    @macro
     def images_table(self, *tags: str) -> str:
-        def produce() -> str:
-            self._use(*tags)
-            entries = [(tag, self.bench.image_entry(tag)) for tag in tags]
-            return render.fenced(render.images_table(entries), "text")
+        return render.fenced(render.images_table([(tag, self.image(tag)) for tag in tags]))
 
-        return self._guard(tags[0] if tags else "", produce)
-
+    @macro
     def layers(self, tag: str) -> str:
-        def produce() -> str:
-            self._use(tag)
-            layers = self.bench.image_entry(tag)["layers"]
-            shown = [layer for layer in layers if not is_site_label(str(layer.get("created_by", "")))]
-            return render.layers_table(shown, hidden=len(layers) - len(shown))
+        return render.layers_table(self.image(tag).layers)
 
-        return self._guard(tag, produce)
-
+    @macro
     def size_chart(self, *tags: str, title: str = "Image sizes") -> str:
-        def produce() -> str:
-            self._use(*tags)
-            return render.size_chart([(tag, self.bench.size_bytes(tag)) for tag in tags], title)
+        return render.size_chart([(tag, self.image(tag).size_bytes or 0) for tag in tags], title)
 
-        return self._guard(tags[0] if tags else "", produce)
-
+    @macro
     def response(self, tag: str, path: str = "/") -> str:
-        def produce() -> str:
-            self._use(tag)
-            answer = self.bench.response(tag, path)
-            return render.fenced(
-                f"$ curl -i http://127.0.0.1:8080{path}\nHTTP/1.1 {answer.status}\n\n{answer.body}",
-                "text",
-            )
+        self._use(tag)
+        answer = self.facts.response(tag, path)
+        return render.fenced(f"$ curl -i http://127.0.0.1:8080{path}\nHTTP/1.1 {answer.status}\n\n{answer.body}")
 
-        return self._guard(tag, produce)
-
+    @macro
     def build_error(self, tag: str) -> str:
-        def produce() -> str:
-            self._use(tag)
-            return render.fenced(self.bench.build_error(tag), "text")
+        self._use(tag)
+        return render.fenced(failure_of(self.facts.measurement(tag), tag))
 
-        return self._guard(tag, produce)
-
+    @macro
     def build_steps(self, tag: str) -> str:
-        def produce() -> str:
-            self._use(tag)
-            entry = self.bench.image_entry(tag)
-            standins = {b["ref"]: name for name, b in entry.get("base_images", {}).items() if b.get("ref") != name}
-            return render.fenced(render.steps_block(self.bench.steps(tag), standins), "text")
+        measurement = self.image(tag)
+        return render.fenced(render.steps_block(measurement.own_steps(), measurement.stand_in_names()))
 
-        return self._guard(tag, produce)
-
+    @macro
     def cached_steps(self, tag: str) -> str:
-        def produce() -> str:
-            self._use(tag)
-            cached, total = self.bench.build_steps(tag)
-            return f"{cached} of {total}"
+        cached, total = self.image(tag).cached_steps()
+        return f"{cached} of {total}"
 
-        return self._guard(tag, produce)
-
+    @macro
     def provenance(self) -> str:
-        line = next(
-            (n for n, text in enumerate(self._source_lines, 1) if "provenance(" in text),
-            None,
-        )
-        try:
-            tags = self._page_images.get(self.page_path, [])
-            entries = [(t, self.bench.entry(t)) for t in tags if t not in self.bench.problems]
-            return render.provenance_box(entries, self.bench.notice)
-        except LivedocsError as error:
-            return self._problem(line, error)
+        tags = self._page_images.get(self.page_path, [])
+        shown = [(t, self.facts.measurement(t)) for t in tags if t not in self.facts.problems]
+        return render.provenance_box(shown, self.facts.notice)
 
+    @macro
     def claim(self, source: str) -> str:
-        line = self.locate(source)
-        self.claims_checked += 1
         try:
             parsed = claims.parse(source)
         except LivedocsError as error:
-            return self._problem(line, f'malformed claim "{source}": {error.message}')
+            raise LivedocsError(f'malformed claim "{source}": {error.message}') from None
         self._use(*parsed.images())
         try:
-            verdict = claims.check(parsed, self.bench)
+            verdict = claims.check(parsed, self.facts)
         except LivedocsError as error:
-            return self._problem(line, f'claim "{source}" cannot be checked: {error}')
+            raise LivedocsError(f'claim "{source}" cannot be checked: {error}') from None
         if not verdict.holds:
-            self._problem(line, verdict.summary())
+            self.problem(self.line, verdict.summary())
         return render.claim_mark(verdict.holds, verdict.summary())
 
     # -- the end ------------------------------------------------------------------
@@ -231,45 +208,21 @@ class Pages:
         """Example failures no page showed: still problems of the site."""
         shown = {p.message for p in self.problems}
         extra = []
-        for tag, error in sorted(self.bench.problems.items()):
+        for tag, error in sorted(self.facts.problems.items()):
             if not any(str(error) in message for message in shown):
-                extra.append(
-                    Problem(
-                        error.path or "examples",
-                        error.line,
-                        f"{tag}: {error.message}",
-                        error.detail,
-                    )
-                )
+                extra.append(Problem(error.path or "examples", error.line, f"{tag}: {error.message}", error.detail))
         return extra
 
     def replay_banner(self) -> str:
         """A notice for the top of a page that shows figures when no engine measured them."""
-        if not self.bench.notice or not self._page_images.get(self.page_path):
+        if not self.facts.notice or not self._page_images.get(self.page_path):
             return ""
-        return render.replay_banner(self.bench.notice)
+        return render.replay_banner(self.facts.notice)
 
     def report(self) -> list[Problem]:
         return [*self.problems, *self.unreported()]
 
 
-def macros(pages: Pages) -> dict[str, Any]:
-    """The functions a page can call, by name."""
-    return {
-        "size": pages.size,
-        "image_id": pages.image_id,
-        "reduction": pages.reduction,
-        "images_table": pages.images_table,
-        "layers": pages.layers,
-        "size_chart": pages.size_chart,
-        "response": pages.response,
-        "build_error": pages.build_error,
-        "build_steps": pages.build_steps,
-        "cached_steps": pages.cached_steps,
-        "provenance": pages.provenance,
-        "claim": pages.claim,
-    }
-
-
-def project_root(config_file: str | None, fallback: str) -> Path:
-    return Path(config_file).parent if config_file else Path(fallback)
+def macros(pages: Pages) -> dict[str, Callable[..., str]]:
+    """The functions a page can call, by name: every `@macro` of `Pages`."""
+    return {name: getattr(pages, method) for name, method in MACROS.items()}

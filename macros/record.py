@@ -8,9 +8,11 @@
       }
     }
 
-Written atomically (a temporary file beside it, then a rename), under a lock, keys
-sorted, and only when a figure changed. A file that does not parse is reported and
-left as it is: recorded figures are never silently lost.
+Written atomically (a temporary file beside it, then a rename), keys sorted, and only
+when a figure changed; under a lock of its own (a file that is never replaced, outside
+examples/), re-read and merged, so that two builds at once both keep their figures.
+A file that does not parse is reported and left as it is: recorded figures are never
+silently lost.
 """
 
 from __future__ import annotations
@@ -20,123 +22,141 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from .errors import RecordError
+from .measurement import Measurement
 from .units import human_size, short_id
 
 SCHEMA = 1
-VOLATILE = ("measured_at",)  # rewritten only together with a real change
 
 
 class Record:
-    """The recorded measurements, by image tag."""
+    """The recorded measurements, by image tag.
 
-    def __init__(self, path: Path, shown: str | None = None, lock_path: Path | None = None) -> None:
+    `put` changes this build's copy; `save` takes the lock, reads the file again and
+    merges: an image this build measured takes this build's figures, every other image
+    keeps what the file holds (another build may have written it meanwhile), and images
+    no manifest declares any more are dropped.
+    """
+
+    def __init__(self, path: Path, lock_path: Path, shown: str | None = None) -> None:
         self.path = path
         self.shown = shown or str(path)
-        self.lock_path = lock_path or path.with_name(f".{path.name}.lock")
-        self.images: dict[str, dict[str, Any]] = {}
-        self._loaded: dict[str, dict[str, Any]] = {}
+        self.lock_path = lock_path  # never `path` itself: write_atomically replaces that file
+        self.images: dict[str, Measurement] = {}
+        self._loaded: dict[str, Measurement] = {}
+        self._measured: set[str] = set()  # what this build put
         self.load()
 
     def load(self) -> None:
+        self.images = self._read()
+        self._loaded = dict(self.images)
+        self._measured = set()
+
+    def _read(self) -> dict[str, Measurement]:
         if not self.path.exists():
-            self.images, self._loaded = {}, {}
-            return
+            return {}
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            line = getattr(error, "lineno", None)
             raise RecordError(
                 f"cannot read the recorded figures ({error}); fix or delete the file, it is left as it is",
                 path=self.shown,
-                line=line,
+                line=getattr(error, "lineno", None),
             ) from None
         if not isinstance(data, dict) or not isinstance(data.get("images"), dict):
-            raise RecordError(
-                "not a record of measurements (no 'images' mapping); left as it is",
-                path=self.shown,
-            )
+            raise RecordError("not a record of measurements (no 'images' mapping); left as it is", path=self.shown)
         if data.get("schema") != SCHEMA:
-            raise RecordError(
-                f"schema {data.get('schema')!r} is not {SCHEMA}; left as it is",
-                path=self.shown,
-            )
-        self.images = {str(k): dict(v) for k, v in data["images"].items() if isinstance(v, dict)}
-        self._loaded = json.loads(json.dumps(self.images))
+            raise RecordError(f"schema {data.get('schema')!r} is not {SCHEMA}; left as it is", path=self.shown)
+        images = {}
+        for tag, entry in data["images"].items():
+            try:
+                images[str(tag)] = Measurement.from_json(entry)
+            except ValueError as error:
+                raise RecordError(f"{tag}: {error}; left as it is", path=self.shown) from None
+        return images
 
-    def get(self, tag: str) -> dict[str, Any] | None:
+    def get(self, tag: str) -> Measurement | None:
         return self.images.get(tag)
 
-    def put(self, tag: str, entry: dict[str, Any]) -> None:
-        """Record `entry`; an unchanged figure keeps its old measured_at."""
+    def put(self, tag: str, entry: Measurement) -> None:
+        """Record `entry` as this build's measurement; an unchanged one keeps its old measured_at."""
         old = self.images.get(tag)
-        if old is not None and _strip(old) == _strip(entry):
-            entry = {**entry, **{k: old[k] for k in VOLATILE if k in old}}
-        self.images[tag] = entry
+        self.images[tag] = _keep_date(old, entry)
+        self._measured.add(tag)
 
     def drift(self) -> list[str]:
         """One line per image whose figures changed since the file was read."""
-        lines = []
-        width = max((len(t) for t in self.images), default=0)
-        for tag in sorted(set(self.images) | set(self._loaded)):
-            old, new = self._loaded.get(tag), self.images.get(tag)
-            if old is not None and new is not None and _strip(old) == _strip(new):
-                continue
-            lines.append(drift_line(tag.ljust(width), old, new))
-        return lines
+        return _drift(self._loaded, self.images)
 
-    def changed(self) -> bool:
-        return self.images != self._loaded
+    def save(self, declared: Iterable[str] | None = None, merge: bool = True) -> list[str]:
+        """Merge this build's measurements into the file, under the lock; the drift lines.
 
-    def save(self) -> list[str]:
-        """Write the file if anything changed; the drift lines of what changed."""
-        if not self.changed():
-            return []
-        drift = self.drift()
-        with locked(self.path):
-            text = (
-                json.dumps(
-                    {"schema": SCHEMA, "images": self.images},
-                    indent=2,
-                    sort_keys=True,
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
-            write_atomically(self.path, text)
-        self._loaded = json.loads(json.dumps(self.images))
+        `declared`: the tags the manifests declare (the others are dropped from the file);
+        None keeps every tag. `merge=False` writes this build's copy as it is, the last
+        writer winning: only for the test that shows why the merge is there.
+        """
+        keep = None if declared is None else set(declared)
+        with locked(self.lock_path):
+            if merge:
+                current = self._read()
+                merged = {**current, **{t: _keep_date(current.get(t), self.images[t]) for t in self._measured}}
+            else:
+                current, merged = dict(self._loaded), dict(self.images)
+            if keep is not None:
+                merged = {tag: entry for tag, entry in merged.items() if tag in keep}
+            drift = _drift(current, merged)
+            if merged != current:
+                document = {"schema": SCHEMA, "images": {tag: entry.to_json() for tag, entry in merged.items()}}
+                write_atomically(self.path, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+        self.images, self._loaded, self._measured = dict(merged), dict(merged), set()
         return drift
 
 
-def _strip(entry: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if k not in VOLATILE}
+def _keep_date(old: Measurement | None, new: Measurement) -> Measurement:
+    """`new`, with `old`'s measured_at when no figure changed (the date moves only with a figure)."""
+    if old is not None and replace(old, measured_at="") == replace(new, measured_at=""):
+        return replace(new, measured_at=old.measured_at)
+    return new
 
 
-def drift_line(tag: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> str:
+def _drift(old: Mapping[str, Measurement], new: Mapping[str, Measurement]) -> list[str]:
+    width = max((len(t) for t in [*old, *new]), default=0)
+    lines = []
+    for tag in sorted(set(old) | set(new)):
+        before, after = old.get(tag), new.get(tag)
+        if before is not None and after is not None and _keep_date(before, after) == before:
+            continue
+        lines.append(drift_line(tag.ljust(width), before, after))
+    return lines
+
+
+def drift_line(tag: str, old: Measurement | None, new: Measurement | None) -> str:
     """`go-app-multi  8.70MB -> 9.10MB  (+4.6%)` and the like."""
     if new is None:
         return f"{tag}  removed from the record"
     if old is None:
-        figure = human_size(new["size_bytes"]) if "size_bytes" in new else "failure recorded"
+        figure = human_size(new.size_bytes) if new.size_bytes is not None else "failure recorded"
         return f"{tag}  new: {figure}"
-    if "size_bytes" in old and "size_bytes" in new:
-        before, after = old["size_bytes"], new["size_bytes"]
-        if before != after:
-            change = f"{(after - before) / before * 100:+.1f}%" if before else "new"
-            return f"{tag}  {human_size(before)} -> {human_size(after)}  ({change})"
-    if old.get("image_id") != new.get("image_id") and "size_bytes" in new:
+    if old.size_bytes is not None and new.size_bytes is not None and old.size_bytes != new.size_bytes:
+        before, after = old.size_bytes, new.size_bytes
+        change = f"{(after - before) / before * 100:+.1f}%" if before else "new"
+        return f"{tag}  {human_size(before)} -> {human_size(after)}  ({change})"
+    if old.image_id != new.image_id and new.size_bytes is not None:
         return (
-            f"{tag}  {human_size(new['size_bytes'])} (size unchanged), rebuilt as"
-            f" {short_id(str(new.get('image_id')))} (was {short_id(str(old.get('image_id')))})"
+            f"{tag}  {human_size(new.size_bytes)} (size unchanged), rebuilt as"
+            f" {short_id(new.image_id)} (was {short_id(old.image_id)})"
         )
-    if old.get("error") != new.get("error") and "error" in new:
-        last = str(new["error"]).strip().splitlines()[-1:] or [""]
+    if old.error != new.error and new.error is not None:
+        last = new.error.strip().splitlines()[-1:] or [""]
         return f"{tag}  fails differently now: {last[0][:100]}"
-    changed = sorted(k for k in set(old) | set(new) if k not in VOLATILE and old.get(k) != new.get(k))
+    old_json, new_json = old.to_json(), new.to_json()
+    changed = sorted(
+        k for k in set(old_json) | set(new_json) if k != "measured_at" and old_json.get(k) != new_json.get(k)
+    )
     return f"{tag}  same figures; recorded details changed: {', '.join(changed)}"
 
 

@@ -7,18 +7,17 @@ import html
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
+from .measurement import BaseImage, LayerEntry, Measurement, Step, is_site_label
 from .units import human_duration, human_size, short_id, tabwriter
 
 
-def fenced(text: str, language: str = "text", title: str | None = None) -> str:
+def fenced(text: str, language: str = "text") -> str:
     """A fenced code block that survives any backticks in `text`."""
     fence = "```"
     while fence in text:
         fence += "`"
-    head = f"{fence}{language}" + (f' title="{title}"' if title else "")
-    return f"{head}\n{text.rstrip()}\n{fence}"
+    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
 
 
 def _parse_time(stamp: str) -> datetime | None:
@@ -41,16 +40,16 @@ def split_tag(tag: str) -> tuple[str, str]:
     return repository, version
 
 
-def images_table(entries: Sequence[tuple[str, Mapping[str, Any]]], created: bool = True) -> str:
+def images_table(entries: Sequence[tuple[str, Measurement]], created: bool = True) -> str:
     """`docker images` for these images, in the CLI's classic table layout."""
     header = ["REPOSITORY", "TAG", "IMAGE ID"] + (["CREATED"] if created else []) + ["SIZE"]
     rows = [header]
     for tag, entry in entries:
         repository, version = split_tag(tag)
-        row = [repository, version, short_id(entry["image_id"])]
+        row = [repository, version, short_id(entry.image_id)]
         if created:
-            row.append(created_ago(entry.get("created", "")))
-        row.append(human_size(entry["size_bytes"]))
+            row.append(created_ago(entry.created))
+        row.append(human_size(entry.size_bytes or 0))
         rows.append(row)
     return tabwriter(rows)
 
@@ -65,15 +64,17 @@ def clean_instruction(created_by: str) -> str:
     return text or "(imported)"
 
 
-def layers_table(layers: Sequence[Mapping[str, Any]], hidden: int = 0) -> str:
-    """The image's layers, oldest first, as a Markdown table."""
+def layers_table(all_layers: Sequence[LayerEntry]) -> str:
+    """The image's layers, oldest first, as a Markdown table (this site's LABEL layers left out)."""
+    layers = [layer for layer in all_layers if not is_site_label(layer.created_by)]
+    hidden = len(all_layers) - len(layers)
     lines = ["| # | Created by | From | Size |", "|--:|---|---|--:|"]
     for number, layer in enumerate(reversed(layers), start=1):
-        instruction = clean_instruction(str(layer.get("created_by", ""))).replace("|", "\\|")
+        instruction = clean_instruction(layer.created_by).replace("|", "\\|")
         if len(instruction) > 90:
             instruction = instruction[:89] + "…"
-        origin = "base image" if layer.get("base") else "this Dockerfile"
-        lines.append(f"| {number} | `{instruction}` | {origin} | {human_size(layer.get('size_bytes', 0))} |")
+        origin = "base image" if layer.base else "this Dockerfile"
+        lines.append(f"| {number} | `{instruction}` | {origin} | {human_size(layer.size_bytes)} |")
     if hidden:
         lines += [
             "",
@@ -82,7 +83,7 @@ def layers_table(layers: Sequence[Mapping[str, Any]], hidden: int = 0) -> str:
     return "\n".join(lines)
 
 
-def steps_block(steps: Sequence[Mapping[str, Any]], standins: Mapping[str, str] | None = None) -> str:
+def steps_block(steps: Sequence[Step], standins: Mapping[str, str] | None = None) -> str:
     """A build's steps, each marked as taken from the cache or run.
 
     `standins` maps a stand-in reference back to the image the Dockerfile names, so that
@@ -92,14 +93,14 @@ def steps_block(steps: Sequence[Mapping[str, Any]], standins: Mapping[str, str] 
     lines = []
     replaced = False
     for step in steps:
-        instruction = str(step["instruction"])
+        instruction = step.instruction
         is_from = instruction.upper().startswith("FROM ")
         for local, official in (standins or {}).items():
             if is_from and local in instruction.split():
                 instruction = instruction.replace(local, official, 1)
                 replaced = True
-        mark = "[cached]" if step["cached"] else ("        " if is_from else "[ran]   ")
-        lines.append(f"{mark} Step {step['step']}/{total} : {instruction}")
+        mark = "[cached]" if step.cached else ("        " if is_from else "[ran]   ")
+        lines.append(f"{mark} Step {step.step}/{total} : {instruction}")
     if replaced:
         lines.append("(FROM lines name the images in the Dockerfile; this build used their stand-ins)")
     return "\n".join(lines)
@@ -151,16 +152,16 @@ def problem_box(message: str, detail: str | None = None) -> str:
     return f'<span class="livedocs-problem">{body}</span>'
 
 
-def provenance_box(entries: Sequence[tuple[str, Mapping[str, Any]]], notice: str | None) -> str:
+def provenance_box(entries: Sequence[tuple[str, Measurement]], notice: str | None) -> str:
     """An admonition saying where this page's figures come from."""
     if not entries:
         return ""
-    engines = {tuple(sorted(e.get("engine", {}).items())) for _, e in entries if e.get("engine")}
-    bases: dict[str, Mapping[str, Any]] = {}
+    engines = {e.engine for _, e in entries if e.engine is not None}
+    bases: dict[str, BaseImage] = {}
     for _, entry in entries:
-        bases.update(entry.get("base_images", {}))
-    dates = sorted(str(e.get("measured_at", "")) for _, e in entries if e.get("measured_at"))
-    standins = sorted(name for name, base in bases.items() if base.get("standin"))
+        bases.update(entry.base_images)
+    dates = sorted(e.measured_at for _, e in entries if e.measured_at)
+    standins = sorted(name for name, base in bases.items() if base.standin)
     kind = "warning" if (standins or notice) else "info"
     lines = [f'???+ {kind} "Engine, builder and base images"', ""]
     if notice:
@@ -175,18 +176,17 @@ def provenance_box(entries: Sequence[tuple[str, Mapping[str, Any]]], notice: str
             " about 7MB, the Go image about 220MB); the claims on this page hold for both."
         )
         lines.append("")
-    for engine in sorted(engines):
-        facts = dict(engine)
+    for engine in sorted(engines, key=lambda e: sorted(e.to_json().items())):
         lines.append(
-            f"    - **Engine:** Docker {facts.get('version', '?')} (API {facts.get('api_version', '?')}),"
-            f" {facts.get('platform', '?')}, storage driver `{facts.get('storage_driver', '?')}`,"
-            f" {facts.get('builder', '?')} builder"
-            + (f", at `{facts['host']}`" if facts.get("host") else "")
-            + (f" on `{facts['name']}`" if facts.get("name") else "")
+            f"    - **Engine:** Docker {engine.version} (API {engine.api_version}),"
+            f" {engine.platform}, storage driver `{engine.storage_driver}`,"
+            f" {engine.builder} builder"
+            + (f", at `{engine.host}`" if engine.host else "")
+            + (f" on `{engine.name}`" if engine.name else "")
         )
     for name, base in sorted(bases.items()):
-        shown = f"`{name}`" + (f" (as `{base['ref']}`)" if base.get("ref") != name else "")
-        lines.append(f"    - **Base image** {shown}: `{short_id(str(base.get('id', '')))}`")
+        shown = f"`{name}`" + (f" (as `{base.ref}`)" if base.ref != name else "")
+        lines.append(f"    - **Base image** {shown}: `{short_id(base.id)}`")
     if dates:
         span = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
         lines.append(f"    - **Measured:** {span}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
 
@@ -79,3 +79,17 @@ def short_id(image_id: str) -> str:
 def percent(value: float) -> str:
     """A percentage as the chapter prints it: one decimal, no trailing `.0` games."""
     return f"{value:.1f}%"
+
+
+def reduction(before: float, after: float) -> float:
+    """How much smaller `after` is than `before`, in percent (0 when `before` is 0)."""
+    return 100.0 * (before - after) / before if before else 0.0
+
+
+def iso_utc(when: datetime | float | None = None) -> str:
+    """A UTC time to the second, as the record writes it: `2026-11-27T12:50:19Z` (now by default)."""
+    if when is None:
+        when = datetime.now(UTC)
+    elif not isinstance(when, datetime):
+        when = datetime.fromtimestamp(when, UTC)
+    return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

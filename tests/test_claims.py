@@ -3,46 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from typing import ClassVar
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from macros.claims import BuildFails, Call, Comparison, HttpResponse, Literal, check, parse
+from macros.claims import FUNCTIONS, BuildFails, Call, Comparison, Literal, check, parse
 from macros.errors import ClaimSyntaxError, LivedocsError
-
-
-class Facts:
-    """Figures given by hand: checking a claim is a pure function of them."""
-
-    sizes: ClassVar[dict[str, int]] = {
-        "go-app-single": 269_000_000,
-        "go-app-multi": 8_700_000,
-        "go-app-scratch": 6_500_000,
-    }
-    responses: ClassVar[dict[tuple[str, str], HttpResponse]] = {
-        ("go-app-static", "/"): HttpResponse(200, "<h1>Welcome</h1>"),
-        ("go-app-static", "/app"): HttpResponse(404, "404 page not found\n"),
-    }
-    steps: ClassVar[dict[str, tuple[int, int]]] = {"deps-first-edited": (4, 6), "copy-all-edited": (2, 6)}
-
-    def size_bytes(self, image: str) -> int:
-        if image not in self.sizes:
-            raise LivedocsError(f"unknown image {image!r}")
-        return self.sizes[image]
-
-    def layer_count(self, image: str) -> int:
-        return 3
-
-    def response(self, image: str, path: str) -> HttpResponse:
-        return self.responses[(image, path)]
-
-    def build_error(self, image: str) -> str:
-        return "Step 3/3 : COPY --from=bulider /app/myapp .\ninvalid from flag value bulider: pull access denied"
-
-    def build_steps(self, image: str) -> tuple[int, int]:
-        return self.steps[image]
+from tests.fakes import chapter_facts
 
 
 def test_parses_a_size_bound() -> None:
@@ -81,13 +48,13 @@ def test_parses_a_failing_build() -> None:
 )
 def test_checks_claims_against_facts(source: str, holds: bool) -> None:
     """True claims hold, false ones do not, and the verdict says what was measured."""
-    verdict = check(parse(source), Facts())
+    verdict = check(parse(source), chapter_facts())
     assert verdict.holds is holds
     assert verdict.measured, "a verdict always reports the measured values"
 
 
 def test_false_claim_summary_names_the_measured_value() -> None:
-    verdict = check(parse("size(go-app-multi) < 8MB"), Facts())
+    verdict = check(parse("size(go-app-multi) < 8MB"), chapter_facts())
     assert verdict.summary() == 'claim "size(go-app-multi) < 8MB" is false: size(go-app-multi) is 8.7MB'
 
 

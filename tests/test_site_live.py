@@ -68,13 +68,14 @@ def test_figures_equal_the_engine_and_a_second_build_does_nothing(
 def test_images_table_equals_the_docker_cli(site: TinySite) -> None:
     """The table in the page is what `docker images --format table ...` prints (CREATED aside)."""
     from macros.render import images_table
+    from macros.settings import Settings
     from macros.workbench import Workbench
 
     site.example("hello")
     site.write("# t\n{{ size('fixture-hello') }}\n")
     assert site.build().code == 0
-    bench = Workbench(site.root, mode="replay")
-    ours = images_table([("fixture-hello", bench.record.get("fixture-hello"))], created=False)
+    bench = Workbench(Settings.load(site.root, environ={"LIVEDOCS_ENGINE": "replay"}))
+    ours = images_table([("fixture-hello", bench.measurement("fixture-hello"))], created=False)
     theirs = cli("images", "--format", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}", "fixture-hello")
     assert ours == theirs
 

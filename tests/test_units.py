@@ -66,13 +66,16 @@ def test_short_id() -> None:
 
 def test_drift_lines() -> None:
     """One line per change, readable at a glance."""
-    from macros.record import drift_line
+    from dataclasses import replace
 
-    old = {"size_bytes": 8_700_000, "image_id": "sha256:aaaaaaaaaaaa1", "key": "k1"}
-    assert drift_line("go-app-multi", old, {**old, "size_bytes": 9_100_000}) == "go-app-multi  8.7MB -> 9.1MB  (+4.6%)"
+    from macros.record import drift_line
+    from tests.fakes import image
+
+    old = replace(image(8_700_000), image_id="sha256:aaaaaaaaaaaa1")
+    assert drift_line("go-app-multi", old, replace(old, size_bytes=9_100_000)) == "go-app-multi  8.7MB -> 9.1MB  (+4.6%)"
     assert drift_line("go-app-multi", None, old) == "go-app-multi  new: 8.7MB"
     assert drift_line("go-app-multi", old, None) == "go-app-multi  removed from the record"
-    rebuilt = {**old, "image_id": "sha256:bbbbbbbbbbbb2"}
+    rebuilt = replace(old, image_id="sha256:bbbbbbbbbbbb2")
     assert drift_line("go-app-multi", old, rebuilt) == (
         "go-app-multi  8.7MB (size unchanged), rebuilt as bbbbbbbbbbbb (was aaaaaaaaaaaa)"
     )

@@ -1,0 +1,430 @@
+"""The live source: images built on a real engine (only when stale), measured, recorded.
+
+One image at a time, `resolve` takes a per-tag lock (two site builds at once never tag,
+untag and remove the same image under each other), then `_measure` either finds the
+image and its record current (nothing to do) or builds it and reads its figures. Each
+build thread talks to the engine over a connection of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from . import scheduler
+from .buildlog import BuildLog
+from .context import BuildContext, build_context, cache_key
+from .dockerfile import base_images, rewrite_images, step_line
+from .engine import BUILDER, LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, Engine
+from .errors import BuildFailed, LivedocsError
+from .examples import ImageSpec, RunSpec
+from .measurement import BaseImage, LayerEntry, Measurement, Response, Step
+from .record import Record, locked
+from .settings import Settings
+from .sources import Progress, Source
+from .units import human_size, iso_utc
+
+STAGE_REPOSITORY = "livedocs-stage"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one image is built from: its spec, the context as sent, its key, its base images."""
+
+    spec: ImageSpec
+    context: BuildContext
+    key: str
+    bases: dict[str, BaseImage]
+    dockerfile: str  # repository-relative, for messages and the record
+
+
+def stage_repository(tag: str) -> str:
+    """Where the earlier stages of a multi-stage build of `tag` are kept (classic builder)."""
+    return f"{STAGE_REPOSITORY}/{tag}"
+
+
+class LiveSource(Source):
+    live = True
+
+    def __init__(
+        self,
+        settings: Settings,
+        specs: Mapping[str, ImageSpec],
+        record: Record,
+        image_map: Mapping[str, str],
+        engine: Engine,
+    ) -> None:
+        super().__init__(specs, record)
+        self.settings = settings
+        self.root = settings.root
+        self.image_map = dict(image_map)
+        self._main_engine = engine
+        self._engines: list[Engine] = [engine]
+        self._local = threading.local()
+        self._lock = threading.RLock()
+        self._base_ids: dict[str, tuple[str, bool]] = {}
+        self._fingerprints: dict[str, str] = {}
+        self._in_flight: list[BuildLog] = []
+
+    @classmethod
+    def connect(
+        cls, settings: Settings, specs: Mapping[str, ImageSpec], record: Record, image_map: Mapping[str, str]
+    ) -> LiveSource:
+        """EngineUnavailable if the engine does not answer."""
+        engine = Engine.connect(settings.engine_host, timeout=settings.timeout)
+        engine.facts()
+        return cls(settings, specs, record, image_map, engine)
+
+    # -- connections ------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """This thread's connection (the main thread's is the first one)."""
+        if threading.current_thread() is threading.main_thread():
+            return self._main_engine
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = Engine.connect(self.settings.engine_host, timeout=self.settings.timeout)
+            self._local.engine = engine
+            with self._lock:
+                self._engines.append(engine)
+        return engine
+
+    def close(self) -> None:
+        with self._lock:
+            engines, self._engines = self._engines, []
+        for engine in engines:
+            engine.close()
+
+    # -- every image ------------------------------------------------------------
+
+    def prepare(self, tags: Iterable[str], say: Progress) -> None:
+        """Build what is stale among `tags` (and what they are built after); failures go to `problems`."""
+        done = set(self.entries) | set(self.problems)
+        pending = scheduler.with_afters(self.specs, (t for t in tags if t not in done), done=self.entries)
+        if not pending:
+            return
+        self._check_bases(pending)
+        try:
+            scheduler.run(self.specs, pending, lambda tag: self.resolve(tag, say), self.settings.workers)
+        except BaseException:
+            # Interrupted: drop the connections and let the process go. The build threads
+            # are daemons, so nothing waits for them; the engine cancels a build whose
+            # client went away, and the images its finished steps made are removed here.
+            self.close()
+            self._discard_in_flight()
+            raise
+
+    def refresh(self, specs: Mapping[str, ImageSpec], image_map: Mapping[str, str]) -> None:
+        """Forget only what changed: an image whose inputs are the same keeps its figures."""
+        super().refresh(specs, image_map)
+        self.image_map = dict(image_map)
+        stale = {
+            t
+            for t in self.entries
+            if t not in self.specs or self._fingerprint(self.specs[t]) != self._fingerprints.get(t)
+        }
+        changed = True
+        while changed:  # an image built `after:` a stale one is stale too
+            changed = False
+            for tag, spec in self.specs.items():
+                if tag not in stale and spec.after in stale and tag in self.entries:
+                    stale.add(tag)
+                    changed = True
+        for tag in stale:
+            self.entries.pop(tag, None)
+            self._fingerprints.pop(tag, None)
+
+    def _fingerprint(self, spec: ImageSpec) -> str:
+        """What decides whether an image must be looked at again; no engine work."""
+        try:
+            digest = build_context(spec, self.root, self.image_map).digest
+        except LivedocsError as error:
+            digest = f"error:{error}"
+        settings = (spec.dockerfile, spec.context, spec.target, sorted(spec.build_args.items()))
+        settings += (spec.expect_failure, spec.after, sorted(spec.edit.items()), spec.run)
+        return hashlib.sha256(f"{digest}|{settings!r}".encode()).hexdigest()
+
+    def _check_bases(self, tags: Iterable[str]) -> None:
+        """Every base image the builds need is in the engine, or one error says which are not."""
+        missing: dict[str, list[str]] = {}
+        for tag in sorted(tags):
+            spec = self.specs[tag]
+            try:
+                text = rewrite_images(spec.dockerfile_path.read_text(encoding="utf-8"), self.image_map)
+            except (OSError, UnicodeDecodeError):
+                continue  # reported by the image's own build
+            shown = spec.dockerfile_path.relative_to(self.root).as_posix()
+            for base in base_images(text):
+                if self._base_id(base.ref) is None:
+                    missing.setdefault(base.ref, []).append(f"{shown}:{base.line}")
+        if not missing:
+            return
+        listing = "; ".join(
+            f"{ref} (used at {places[0]}" + (f" and {len(places) - 1} more)" if len(places) > 1 else ")")
+            for ref, places in sorted(missing.items())
+        )
+        if set(missing) <= set(self.image_map.values()):
+            hint = "run `make standins` to build the stand-ins"
+        else:
+            hint = (
+                "this machine cannot pull: set LIVEDOCS_IMAGE_MAP=tests/standins/image-map.yml "
+                "and run `make standins`, or pull them on a machine that can"
+            )
+        raise LivedocsError(f"base images not in the engine: {listing}; {hint}")
+
+    # -- one image ----------------------------------------------------------------
+
+    def resolve(self, tag: str, say: Progress, force: bool = False) -> None:
+        """Measure one image (building it if stale, or if `force`); a failure goes to `problems`."""
+        spec = self.specs[tag]
+        try:
+            if spec.after and spec.after in self.problems:
+                raise spec.error(f"cannot build {tag}: {spec.after} (its after:) failed")
+            with locked(self.settings.cache_dir / "builds" / f"{tag.replace('/', '_')}.lock"):
+                entry, built = self._measure(spec, say, force)
+            with self._lock:
+                self.entries[tag] = entry
+                self.record.put(tag, entry)
+                if built:
+                    self.summary.built += 1
+                else:
+                    self.summary.cached += 1
+        except LivedocsError as error:
+            self._failed(tag, error, say)
+        except Exception as error:  # a bug, not a user's mistake: still one clear report
+            detail = traceback.format_exc()
+            self._failed(tag, LivedocsError(f"internal error while building {tag}: {error!r}", detail=detail), say)
+
+    def _failed(self, tag: str, error: LivedocsError, say: Progress) -> None:
+        with self._lock:
+            self.problems[tag] = error
+            self.summary.failed += 1
+        say(f"livedocs: {tag} failed: {error}")
+
+    def _measure(self, spec: ImageSpec, say: Progress, force: bool) -> tuple[Measurement, bool]:
+        """(the image's measurement, whether a build ran)."""
+        fingerprint = self._fingerprint(spec)
+        context = build_context(spec, self.root, self.image_map)
+        bases = self._bases(spec, context.dockerfile_text)
+        with self._lock:
+            self._fingerprints[spec.tag] = fingerprint
+        key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, BUILDER)
+        plan = Plan(spec, context, key, bases, self._shown(spec))
+        recorded = self.record.get(spec.tag)
+        if spec.expect_failure:
+            if recorded is not None and recorded.key == key and recorded.error is not None:
+                return recorded, False
+            return self._measure_failure(plan, say), True
+        existing = self.engine.inspect(spec.tag)
+        current = existing is not None and existing.labels.get(LABEL_KEY) == key
+        if not force and current and recorded is not None and recorded.key == key and recorded.image_id == existing.id:
+            return recorded, False
+        if spec.edit:
+            self._prepare_edited(spec, say)
+            existing = None
+        return self._build_image(plan, existing.id if existing else None, say), True
+
+    def _measure_failure(self, plan: Plan, say: Progress) -> Measurement:
+        """A build meant to fail: its real error, or an error of ours if it built."""
+        say(f"livedocs: building {plan.spec.tag} (expected to fail) from {plan.dockerfile}")
+        started = time.monotonic()
+        try:
+            image_id, _ = self._build(plan.spec, plan.context, plan.key, tag=None)
+        except BuildFailed as failure:
+            step = failure.build_log.last_step if failure.build_log else None
+            say(f"livedocs: {plan.spec.tag} failed as expected in {time.monotonic() - started:.1f}s")
+            return Measurement(
+                key=plan.key,
+                example=plan.spec.example,
+                dockerfile=plan.dockerfile,
+                base_images=plan.bases,
+                engine=self.engine.facts(),
+                measured_at=iso_utc(),
+                error=failure.detail or failure.message,
+                failed_line=step_line(plan.context.dockerfile_text, step) if step else None,
+            )
+        self.engine.remove_if_dangling(image_id)
+        raise plan.spec.error(
+            f"{plan.spec.tag} is declared 'expect: failure' but its build succeeded ({plan.dockerfile})"
+        )
+
+    def _prepare_edited(self, spec: ImageSpec, say: Progress) -> None:
+        """An edited variant measures what the cache gives after an edit.
+
+        Its base image is built again first (from the cache, normally in no time), so
+        that its layers are the newest in the cache whatever was built since; and the
+        variant's own earlier layers (image and stages) leave the cache, or every step
+        would hit it.
+        """
+        if spec.after:
+            say(f"livedocs: warming the cache with {spec.after} before {spec.tag}")
+            self.resolve(spec.after, say, force=True)
+        if self.engine.inspect(spec.tag) is not None:
+            self.engine.remove_image(spec.tag)  # untag; deleted if nothing else names it
+        for ref in self.engine.tags_in(stage_repository(spec.tag)):
+            self.engine.remove_image(ref)
+
+    def _build_image(self, plan: Plan, replaced: str | None, say: Progress) -> Measurement:
+        """Build the image (tagged as the chapter names it), then read its figures."""
+        spec = plan.spec
+        say(f"livedocs: building {spec.tag} from {plan.dockerfile}")
+        started = time.monotonic()
+        sent = build_context(spec, self.root, self.image_map, nonce=uuid.uuid4().hex) if spec.edit else plan.context
+        try:
+            image_id, build_log = self._build(spec, sent, plan.key, tag=spec.tag)
+        except BuildFailed as failure:
+            step = failure.build_log.last_step if failure.build_log else None
+            raise BuildFailed(
+                f"building {spec.tag} failed" + (f" at step {step}" if step else "") + f": {failure.detail}",
+                path=plan.dockerfile,
+                line=step_line(plan.context.dockerfile_text, step) if step else None,
+                detail=failure.detail,
+            ) from None
+        if replaced is not None and replaced != image_id:
+            self.engine.remove_if_dangling(replaced)  # untagged by this build: nobody else needs it
+        self._keep_stages(spec.tag, build_log.stages[:-1])
+        measurement = self._read_image(plan, image_id, build_log)
+        size = human_size(measurement.size_bytes or 0)
+        say(f"livedocs: built {spec.tag} in {time.monotonic() - started:.1f}s: {size}")
+        return measurement
+
+    def _read_image(self, plan: Plan, image_id: str, build_log: BuildLog) -> Measurement:
+        """The figures of a freshly built image, as the engine reports them."""
+        info = self.engine.inspect(image_id)
+        if info is None:
+            raise plan.spec.error(f"{plan.spec.tag} was built but the engine cannot find it")
+        base_ids = {base.id for base in plan.bases.values()}
+        layers, in_base = [], False
+        for layer in self.engine.history(image_id):  # newest first
+            in_base = in_base or layer.id in base_ids
+            layers.append(LayerEntry(layer.created_by, layer.size_bytes, in_base))
+        return Measurement(
+            key=plan.key,
+            example=plan.spec.example,
+            dockerfile=plan.dockerfile,
+            base_images=plan.bases,
+            engine=self.engine.facts(),
+            measured_at=iso_utc(),
+            size_bytes=info.size_bytes,
+            image_id=info.id,
+            created=info.created,
+            layers=tuple(layers),
+            steps=tuple(Step(n, text, cached) for n, text, cached in build_log.steps),
+        )
+
+    def _shown(self, spec: ImageSpec) -> str:
+        return spec.dockerfile_path.relative_to(self.root).as_posix()
+
+    # -- base images, builds, stages ------------------------------------------------
+
+    def _base_id(self, ref: str) -> tuple[str, bool] | None:
+        with self._lock:
+            if ref in self._base_ids:
+                return self._base_ids[ref]
+        found = self.engine.inspect(ref)
+        if found is None:
+            return None
+        result = (found.id, LABEL_STANDIN in found.labels)
+        with self._lock:
+            self._base_ids[ref] = result
+        return result
+
+    def _bases(self, spec: ImageSpec, dockerfile_text: str) -> dict[str, BaseImage]:
+        """The base images of a Dockerfile as sent, by the name the reader's Dockerfile uses."""
+        reverse = {local: official for official, local in self.image_map.items()}
+        bases = {}
+        for base in base_images(dockerfile_text):
+            found = self._base_id(base.ref)
+            if found is None:  # _check_bases reports these first; an image removed since lands here
+                raise LivedocsError(
+                    f"base image {base.ref} is not in the engine", path=self._shown(spec), line=base.line
+                )
+            bases[reverse.get(base.ref, base.ref)] = BaseImage(base.ref, found[0], found[1])
+        return bases
+
+    def _build(self, spec: ImageSpec, context: BuildContext, key: str, tag: str | None) -> tuple[str, BuildLog]:
+        """One build, held in `_in_flight` while it runs so that an interrupt can clean up."""
+        log = BuildLog()
+        with self._lock:
+            self._in_flight.append(log)
+        try:
+            return self.engine.build(
+                context.tar,
+                dockerfile=context.dockerfile,
+                tag=tag,
+                labels={LABEL_KEY: key, LABEL_EXAMPLE: spec.example},
+                target=spec.target,
+                build_args=spec.build_args,
+                log=log,
+            )
+        finally:
+            with self._lock:
+                self._in_flight.remove(log)
+
+    def _discard_in_flight(self) -> None:
+        """After an interrupt: remove the containers and images the cancelled builds had made."""
+        with self._lock:
+            logs = list(self._in_flight)
+        if not logs:
+            return
+        try:
+            cleaner = Engine.connect(self.settings.engine_host, timeout=5)
+        except LivedocsError:
+            return
+        try:
+            deadline = time.monotonic() + 10
+            for log in logs:
+                for container_id in log.containers:  # the step that was running when cancelled
+                    cleaner.remove_container(container_id)
+                for image_id in reversed(log.created):
+                    # the engine may still be removing the cancelled step's container
+                    while cleaner.inspect(image_id) is not None and time.monotonic() < deadline:
+                        cleaner.remove_image(image_id)
+                        if cleaner.inspect(image_id) is not None:
+                            time.sleep(0.2)
+        finally:
+            cleaner.close()
+
+    def _keep_stages(self, tag: str, stages: list[str | None]) -> None:
+        """Tag the results of a multi-stage build's earlier stages as `livedocs-stage/<tag>:<n>`.
+
+        The classic builder leaves them untagged (dangling); tagged, they are this site's
+        layer cache, named for what they are, and a later build of the same stages (an
+        edited variant built `after:` this one) finds them in the cache.
+        """
+        repository = stage_repository(tag)
+        for number, image_id in enumerate(stages):
+            if image_id is None:
+                continue
+            old = self.engine.inspect(f"{repository}:{number}")
+            self.engine.tag(image_id, repository, str(number))
+            if old is not None and not old.id.startswith(f"sha256:{image_id}"):
+                self.engine.remove_if_dangling(old.id)
+
+    # -- run checks -------------------------------------------------------------------
+
+    def run_check(self, spec: ImageSpec, run: RunSpec, path: str) -> Response:
+        """Start the image, GET its paths (this one too), record the answers."""
+        measurement = self.measurement(spec.tag)
+        paths = list(dict.fromkeys([*run.paths, path]))
+        try:
+            answers = self.engine.http_check(
+                measurement.image_id,
+                port=run.port,
+                paths=paths,
+                timeout=run.timeout,
+                cap_add=run.cap_add,
+            )
+        except LivedocsError as error:
+            raise spec.error(f"run check of {spec.tag} failed: {error.message}", detail=error.detail) from None
+        updated = measurement.with_responses({p: Response(s, b) for p, (s, b) in answers.items()})
+        with self._lock:
+            self.entries[spec.tag] = updated
+            self.record.put(spec.tag, updated)
+        return updated.responses[path]

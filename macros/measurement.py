@@ -1,0 +1,199 @@
+"""What was measured of one image: the typed record entry, from the engine to the pages.
+
+A `Measurement` is made by the live source, kept in the record (`examples/measurements.json`,
+through `to_json` / `from_json`, whose JSON shape is the file's), and read by the
+pages, the renderers and the claims as attributes. An image declared `expect: failure`
+has an `error` and no size; every other one has a size, layers and build steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import LivedocsError
+
+# The LABEL steps and layers this site adds to every image it builds (classic builder).
+SITE_LABELS = ("LABEL org.livedocs.",)
+
+
+def is_site_label(instruction: str) -> bool:
+    return instruction.replace("/bin/sh -c #(nop)", "").strip().startswith(SITE_LABELS)
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    ref: str  # what the build used (a stand-in's reference, offline)
+    id: str
+    standin: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ref": self.ref, "id": self.id, "standin": self.standin}
+
+
+@dataclass(frozen=True)
+class EngineFacts:
+    version: str
+    api_version: str
+    storage_driver: str
+    platform: str
+    builder: str
+    engine_id: str = ""
+    name: str = ""
+    host: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "version": self.version,
+            "api_version": self.api_version,
+            "storage_driver": self.storage_driver,
+            "platform": self.platform,
+            "builder": self.builder,
+            "engine_id": self.engine_id,
+            "name": self.name,
+            "host": self.host,
+        }
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    created_by: str
+    size_bytes: int
+    base: bool  # part of a base image, not of this Dockerfile
+
+    def to_json(self) -> dict[str, Any]:
+        return {"created_by": self.created_by, "size_bytes": self.size_bytes, "base": self.base}
+
+
+@dataclass(frozen=True)
+class Step:
+    step: int
+    instruction: str
+    cached: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "instruction": self.instruction, "cached": self.cached}
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "body": self.body}
+
+
+@dataclass(frozen=True)
+class Measurement:
+    key: str  # the cache key the image was built with
+    example: str
+    dockerfile: str  # repository-relative
+    base_images: Mapping[str, BaseImage]  # by the name the Dockerfile uses
+    engine: EngineFacts | None
+    measured_at: str
+    # an image
+    size_bytes: int | None = None
+    image_id: str = ""
+    created: str = ""
+    layers: tuple[LayerEntry, ...] = ()  # newest first, as `docker history` lists them
+    steps: tuple[Step, ...] = ()
+    responses: Mapping[str, Response] = field(default_factory=dict)
+    # a build meant to fail
+    error: str | None = None
+    failed_line: int | None = None
+
+    @property
+    def expect_failure(self) -> bool:
+        return self.error is not None
+
+    def with_responses(self, responses: Mapping[str, Response]) -> Measurement:
+        return replace(self, responses={**self.responses, **responses})
+
+    def own_steps(self) -> list[Step]:
+        """The Dockerfile's steps as the builder ran them (this site's labels left out)."""
+        return [s for s in self.steps if not is_site_label(s.instruction)]
+
+    def cached_steps(self) -> tuple[int, int]:
+        """(steps taken from the cache, steps that could be): every step but FROM."""
+        counted = [s for s in self.own_steps() if not s.instruction.upper().startswith("FROM ")]
+        return sum(1 for s in counted if s.cached), len(counted)
+
+    def stand_in_names(self) -> dict[str, str]:
+        """stand-in reference -> the name the Dockerfile uses, for the bases built from stand-ins."""
+        return {base.ref: name for name, base in self.base_images.items() if base.ref != name}
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "key": self.key,
+            "example": self.example,
+            "dockerfile": self.dockerfile,
+            "base_images": {name: base.to_json() for name, base in self.base_images.items()},
+            "measured_at": self.measured_at,
+        }
+        if self.engine is not None:
+            data["engine"] = self.engine.to_json()
+        if self.error is not None:
+            data.update(expect="failure", error=self.error, failed_line=self.failed_line)
+            return data
+        data.update(
+            size_bytes=self.size_bytes,
+            image_id=self.image_id,
+            created=self.created,
+            layers=[layer.to_json() for layer in self.layers],
+            build={"steps": [step.to_json() for step in self.steps]},
+        )
+        if self.responses:
+            data["responses"] = {path: answer.to_json() for path, answer in self.responses.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Measurement:
+        """An entry as the record file holds it; ValueError if it is not one."""
+        try:
+            engine = data.get("engine")
+            return cls(
+                key=str(data.get("key", "")),
+                example=str(data.get("example", "")),
+                dockerfile=str(data.get("dockerfile", "")),
+                base_images={
+                    str(name): BaseImage(str(b["ref"]), str(b["id"]), bool(b.get("standin")))
+                    for name, b in (data.get("base_images") or {}).items()
+                },
+                engine=EngineFacts(**{k: str(v) for k, v in engine.items()}) if engine else None,
+                measured_at=str(data.get("measured_at", "")),
+                size_bytes=int(data["size_bytes"]) if "size_bytes" in data else None,
+                image_id=str(data.get("image_id", "")),
+                created=str(data.get("created", "")),
+                layers=tuple(
+                    LayerEntry(str(x["created_by"]), int(x["size_bytes"]), bool(x.get("base")))
+                    for x in data.get("layers") or ()
+                ),
+                steps=tuple(
+                    Step(int(s["step"]), str(s["instruction"]), bool(s["cached"]))
+                    for s in (data.get("build") or {}).get("steps") or ()
+                ),
+                responses={
+                    str(path): Response(int(r["status"]), str(r["body"]))
+                    for path, r in (data.get("responses") or {}).items()
+                },
+                error=str(data["error"]) if data.get("expect") == "failure" or "error" in data else None,
+                failed_line=int(data["failed_line"]) if data.get("failed_line") is not None else None,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ValueError(f"not a record entry ({type(error).__name__}: {error})") from None
+
+
+def image_of(measurement: Measurement, tag: str) -> Measurement:
+    """`measurement` if it is of an image; LivedocsError for a build meant to fail."""
+    if measurement.size_bytes is None:
+        raise LivedocsError(f"{tag} is an expected-failure build: it has no image to measure")
+    return measurement
+
+
+def failure_of(measurement: Measurement, tag: str) -> str:
+    """The error of a build meant to fail; LivedocsError for an image that built."""
+    if measurement.error is None:
+        raise LivedocsError(f"{tag} built successfully; declare it 'expect: failure' to show its error")
+    return measurement.error

@@ -1,0 +1,124 @@
+"""Every setting of the workbench, read once: the environment first, then `mkdocs.yml`.
+
+    variable                  mkdocs.yml (extra: livedocs:)   default
+    LIVEDOCS_ENGINE           engine                          auto      (auto | live | replay)
+    DOCKER_HOST               -                               the local socket
+    LIVEDOCS_ENGINE_TIMEOUT   engine_timeout                  30        (seconds per engine call)
+    LIVEDOCS_IMAGE_MAP        image_map                       none      (official ref -> stand-in, YAML)
+    LIVEDOCS_WORKERS          workers                         cores, at most 4 (0: no threads)
+    LIVEDOCS_SERVE            -                               detected  (1: problems shown, not fatal)
+
+An environment variable wins over `mkdocs.yml`, so a contributor or CI can override the
+site's own choice for one build. Nothing else in `macros/` reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import LivedocsError
+
+MODES = ("auto", "live", "replay")
+RECORD = "examples/measurements.json"
+CACHE = ".cache/livedocs"
+
+# setting -> (environment variable, key under `extra: livedocs:` in mkdocs.yml)
+_SOURCES = {
+    "mode": ("LIVEDOCS_ENGINE", "engine"),
+    "timeout": ("LIVEDOCS_ENGINE_TIMEOUT", "engine_timeout"),
+    "image_map": ("LIVEDOCS_IMAGE_MAP", "image_map"),
+    "workers": ("LIVEDOCS_WORKERS", "workers"),
+    "serve": ("LIVEDOCS_SERVE", None),
+}
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    mode: str = "auto"
+    engine_host: str | None = None  # DOCKER_HOST; None: the local socket
+    timeout: float = 30.0
+    image_map: str = ""  # a path, relative to `root` or the working folder; "" for none
+    workers: int = 1
+    serve: bool = False
+
+    @property
+    def record_path(self) -> Path:
+        return self.root / RECORD
+
+    @property
+    def cache_dir(self) -> Path:
+        """Locks and other working files: outside examples/, which `mkdocs serve` watches."""
+        return self.root / CACHE
+
+    @classmethod
+    def load(
+        cls,
+        root: Path,
+        config: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        serve: bool | None = None,
+    ) -> Settings:
+        """The settings for a site at `root`; LivedocsError naming the setting if one is wrong.
+
+        `config` is the `extra: livedocs:` mapping of mkdocs.yml (if any); `serve` is what
+        the generator knows about the command (the environment may still override it).
+        """
+        environ = os.environ if environ is None else environ
+        config = config or {}
+        unknown = set(config) - {key for _, key in _SOURCES.values() if key}
+        if unknown:
+            known = ", ".join(sorted(key for _, key in _SOURCES.values() if key))
+            raise LivedocsError(f"mkdocs.yml extra.livedocs: unknown setting(s) {', '.join(sorted(unknown))} ({known})")
+
+        def raw(name: str) -> tuple[str, Any] | None:
+            variable, key = _SOURCES[name]
+            if environ.get(variable, "").strip():
+                return variable, environ[variable].strip()
+            if key and config.get(key) not in (None, ""):
+                return f"mkdocs.yml extra.livedocs.{key}", config[key]
+            return None
+
+        mode = "auto"
+        if found := raw("mode"):
+            mode = str(found[1]).strip().lower()
+            if mode not in MODES:
+                raise LivedocsError(f"{found[0]}={found[1]!r}: expected one of {', '.join(MODES)}")
+        timeout = 30.0
+        if found := raw("timeout"):
+            timeout = _number(found, 0, 3600, "seconds")
+        workers = default_workers()
+        if found := raw("workers"):
+            workers = int(_number(found, 0, 64, "threads", integer=True))
+        image_map = str(found[1]) if (found := raw("image_map")) else ""
+        if found := raw("serve"):
+            serve = str(found[1]).lower() not in ("0", "false", "no")
+        return cls(
+            root=root.resolve(),
+            mode=mode,
+            engine_host=environ.get("DOCKER_HOST") or None,
+            timeout=timeout,
+            image_map=image_map,
+            workers=workers,
+            serve=bool(serve),
+        )
+
+
+def _number(found: tuple[str, Any], low: float, high: float, unit: str, integer: bool = False) -> float:
+    where, value = found
+    try:
+        number = int(value) if integer else float(value)
+    except (TypeError, ValueError):
+        raise LivedocsError(f"{where}={value!r}: expected a number of {unit}") from None
+    inside = low <= number <= high if integer else low < number <= high
+    if not inside:
+        raise LivedocsError(f"{where}={value!r}: expected between {low:g} and {high:g} {unit}")
+    return number

@@ -1,0 +1,118 @@
+"""Where figures come from, behind one protocol: `Facts`.
+
+Pages and claims ask a `Facts` for an image's `Measurement` and for a container's
+response; they never know whether an engine measured it just now (`live.LiveSource`)
+or the record holds it (`ReplaySource`, below). Both keep what they resolved in
+`entries` and what failed in `problems`, by tag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from .errors import LivedocsError, RecordError
+from .examples import ImageSpec, RunSpec
+from .measurement import Measurement, Response
+from .record import Record
+from .settings import RECORD
+
+
+class Facts(Protocol):
+    """What pages and claims read: live measurements or recorded ones."""
+
+    @property
+    def notice(self) -> str | None: ...  # why figures are replayed, when they are
+
+    @property
+    def problems(self) -> Mapping[str, LivedocsError]: ...  # images that failed, by tag
+
+    def measurement(self, tag: str) -> Measurement: ...
+    def response(self, tag: str, path: str) -> Response: ...
+
+
+@dataclass
+class Summary:
+    built: int = 0
+    cached: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        failed = f", failed {self.failed}" if self.failed else ""
+        return f"built {self.built}, cached {self.cached}{failed}, in {self.seconds:.1f}s"
+
+
+Progress = Callable[[str], None]
+
+
+class Source:
+    """What both sources share: the resolved entries, the problems, unknown tags."""
+
+    live = False
+
+    def __init__(self, specs: Mapping[str, ImageSpec], record: Record, notice: str | None = None) -> None:
+        self.specs = dict(specs)
+        self.record = record
+        self.notice = notice
+        self.entries: dict[str, Measurement] = {}
+        self.problems: dict[str, LivedocsError] = {}
+        self.summary = Summary()
+
+    def prepare(self, tags: Iterable[str], say: Progress) -> None:
+        raise NotImplementedError
+
+    def refresh(self, specs: Mapping[str, ImageSpec], image_map: Mapping[str, str]) -> None:
+        """Before a rebuild in the same process (`mkdocs serve`): new manifests, failures tried again."""
+        self.specs = dict(specs)
+        self.summary = Summary()
+        for tag in list(self.problems):
+            self.problems.pop(tag)
+            self.entries.pop(tag, None)
+
+    def close(self) -> None:
+        """Let go of the engine, if any."""
+
+    def measurement(self, tag: str) -> Measurement:
+        """The figures of one image; LivedocsError if unknown or it failed to build."""
+        if tag not in self.specs:
+            recorded = self.record.get(tag)
+            if not self.live and recorded is not None:
+                return recorded
+            known = ", ".join(sorted(self.specs)) or "none"
+            raise LivedocsError(f"unknown image {tag!r}: no examples/*/livedocs.yml declares it (declared: {known})")
+        if tag not in self.entries and tag not in self.problems:
+            self.prepare([tag], lambda line: None)
+        if tag in self.problems:
+            raise self.problems[tag]
+        return self.entries[tag]
+
+    def response(self, tag: str, path: str) -> Response:
+        """The container's answer to GET `path`: recorded, or (live) run once and recorded."""
+        found = self.measurement(tag).responses.get(path)
+        if found is not None:
+            return found
+        spec = self.specs.get(tag)
+        if spec is None or spec.run is None:
+            raise LivedocsError(f"{tag} has no run check: add 'run: {{port: ..., paths: [...]}}' to its livedocs.yml")
+        return self.run_check(spec, spec.run, path)
+
+    def run_check(self, spec: ImageSpec, run: RunSpec, path: str) -> Response:
+        raise RecordError(
+            f"no recorded response of {spec.tag} to GET {path}: build once with a Docker engine", path=RECORD
+        )
+
+
+class ReplaySource(Source):
+    """The record's figures, no engine touched."""
+
+    def prepare(self, tags: Iterable[str], say: Progress) -> None:
+        for tag in sorted(set(tags) - set(self.entries) - set(self.problems)):
+            entry = self.record.get(tag)
+            if entry is None:
+                self.problems[tag] = RecordError(
+                    f"no recorded figures for {tag}: build the site once with a Docker engine", path=RECORD
+                )
+            else:
+                self.entries[tag] = entry

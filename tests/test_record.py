@@ -1,0 +1,108 @@
+"""The record: two builds saving at once both keep their figures (lock + merge on save)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from macros.record import Record
+from tests.fakes import image
+
+REPO = Path(__file__).resolve().parent.parent
+
+# One build: load the record, measure one image, wait until the other build has measured
+# too (both now hold a copy read before either saved), then save at the same moment.
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    sys.path.insert(0, sys.argv[1])
+    from macros.record import Record
+    from tests.fakes import image
+
+    root, tag, size, merge = Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5] == "merge"
+    record = Record(root / "examples" / "measurements.json", root / ".cache" / "record.lock")
+    record.put(tag, image(size))
+    (root / f"{tag}.ready").touch()
+    while not all((root / f"{t}.ready").exists() for t in ("one", "two")):
+        time.sleep(0.01)
+    record.save(declared={"one", "two", "kept"}, merge=merge)
+    """
+)
+
+
+def _seed(root: Path) -> Record:
+    (root / "examples").mkdir()
+    record = Record(root / "examples" / "measurements.json", root / ".cache" / "record.lock")
+    record.put("kept", image(1_000_000))
+    record.put("gone", image(2_000_000))
+    record.save()
+    return record
+
+
+def _two_builds_at_once(root: Path, merge: bool) -> dict[str, int]:
+    _seed(root)
+    mode = "merge" if merge else "last-writer-wins"
+    builds = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(REPO), str(root), tag, str(size), mode])
+        for tag, size in (("one", 11_000_000), ("two", 22_000_000))
+    ]
+    assert [build.wait(timeout=60) for build in builds] == [0, 0]
+    images = json.loads((root / "examples" / "measurements.json").read_text())["images"]
+    return {tag: entry["size_bytes"] for tag, entry in images.items()}
+
+
+def test_two_builds_saving_at_once_both_keep_their_figures(tmp_path: Path) -> None:
+    """Each build's image is in the file, the other images come from the file, undeclared ones go."""
+    assert _two_builds_at_once(tmp_path, merge=True) == {"one": 11_000_000, "two": 22_000_000, "kept": 1_000_000}
+
+
+def test_without_the_merge_the_last_writer_wins(tmp_path: Path) -> None:
+    """The same two builds without the merge lose one figure: the test above is not vacuous."""
+    sizes = _two_builds_at_once(tmp_path, merge=False)
+    assert len({"one", "two"} & set(sizes)) == 1, sizes
+
+
+def test_the_lock_is_a_file_of_its_own_outside_examples(tmp_path: Path) -> None:
+    """The lock must survive the record's atomic replacement, and serve must not watch it."""
+    from macros.settings import Settings
+    from macros.workbench import Workbench
+
+    (tmp_path / "examples").mkdir()
+    bench = Workbench(Settings.load(tmp_path, environ={"LIVEDOCS_ENGINE": "replay"}))
+    assert bench.record.lock_path == tmp_path.resolve() / ".cache" / "livedocs" / "record.lock"
+    assert bench.record.lock_path != bench.record.path
+
+
+def test_an_unchanged_figure_keeps_its_date_and_the_file(tmp_path: Path) -> None:
+    """Saving the same figures again writes nothing and prints no drift line."""
+    record = _seed(tmp_path)
+    before = record.path.read_bytes()
+    again = Record(record.path, record.lock_path)
+    again.put("kept", image(1_000_000))
+    assert again.save() == []
+    assert record.path.read_bytes() == before
+
+
+def test_a_changed_figure_prints_a_drift_line(tmp_path: Path) -> None:
+    record = _seed(tmp_path)
+    again = Record(record.path, record.lock_path)
+    again.put("kept", image(1_100_000))
+    assert again.save() == ["kept  1MB -> 1.1MB  (+10.0%)"]
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"schema": 1}', '{"schema": 9, "images": {}}'])
+def test_an_unreadable_record_is_reported_and_left_alone(tmp_path: Path, text: str) -> None:
+    from macros.errors import RecordError
+
+    (tmp_path / "examples").mkdir()
+    path = tmp_path / "examples" / "measurements.json"
+    path.write_text(text)
+    with pytest.raises(RecordError):
+        Record(path, tmp_path / "lock")
+    assert path.read_text() == text
