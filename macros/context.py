@@ -95,7 +95,6 @@ def is_ignored(relative: str, rules: Iterable[tuple[bool, re.Pattern[str]]]) -> 
 class BuildContext:
     tar: bytes
     digest: str  # sha256 of the tar, which is deterministic
-    files: tuple[str, ...]
     dockerfile: str  # path of the Dockerfile inside the context
     dockerfile_text: str  # as sent (FROM lines rewritten)
 
@@ -137,7 +136,6 @@ def build_context(
         raise spec.error(f"build context {spec.context!r} is not a folder")
     replacements = {original: context / replacement for original, replacement in spec.edit.items()}
     buffer = io.BytesIO()
-    names = []
     dockerfile_text = ""
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for relative, path in _files(context, repository, spec):
@@ -163,12 +161,10 @@ def build_context(
                 info.size = len(data)
                 info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
                 tar.addfile(info, io.BytesIO(data))
-            names.append(relative)
     payload = buffer.getvalue()
     return BuildContext(
         tar=payload,
         digest=hashlib.sha256(payload).hexdigest(),
-        files=tuple(names),
         dockerfile=spec.dockerfile,
         dockerfile_text=dockerfile_text,
     )

@@ -101,6 +101,13 @@ class LiveSource(Source):
         for engine in engines:
             engine.close()
 
+    def _close_thread_engines(self) -> None:
+        with self._lock:
+            others = [e for e in self._engines if e is not self._main_engine]
+            self._engines = [self._main_engine]
+        for engine in others:
+            engine.close()
+
     # -- every image ------------------------------------------------------------
 
     def prepare(self, tags: Iterable[str], say: Progress) -> None:
@@ -112,6 +119,7 @@ class LiveSource(Source):
         self._check_bases(pending)
         try:
             scheduler.run(self.specs, pending, lambda tag: self.resolve(tag, say), self.settings.workers)
+            self._close_thread_engines()  # the build threads are done; a rebuild starts new ones
         except BaseException:
             # Interrupted: drop the connections and let the process go. The build threads
             # are daemons, so nothing waits for them; the engine cancels a build whose

@@ -125,10 +125,15 @@ class Pages:
             log.error("livedocs: %s", found.report(indent="").lstrip())
         return render.problem_box(str(found), detail)
 
-    def image(self, tag: str) -> Measurement:
-        """An image's measurement, noted as shown on this page (for the provenance box)."""
+    def measured(self, tag: str) -> Measurement:
+        """A measurement, noted as shown on this page (the provenance box lists it)."""
+        found = self.facts.measurement(tag)
         self._use(tag)
-        return image_of(self.facts.measurement(tag), tag)
+        return found
+
+    def image(self, tag: str) -> Measurement:
+        """An image's measurement (not a build meant to fail), noted as shown on this page."""
+        return image_of(self.measured(tag), tag)
 
     def _use(self, *tags: str) -> None:
         used = self._page_images.setdefault(self.page_path, [])
@@ -162,14 +167,13 @@ class Pages:
 
     @macro
     def response(self, tag: str, path: str = "/") -> str:
-        self._use(tag)
+        self.measured(tag)
         answer = self.facts.response(tag, path)
         return render.fenced(f"$ curl -i http://127.0.0.1:8080{path}\nHTTP/1.1 {answer.status}\n\n{answer.body}")
 
     @macro
     def build_error(self, tag: str) -> str:
-        self._use(tag)
-        return render.fenced(failure_of(self.facts.measurement(tag), tag))
+        return render.fenced(failure_of(self.measured(tag), tag))
 
     @macro
     def build_steps(self, tag: str) -> str:
@@ -184,7 +188,7 @@ class Pages:
     @macro
     def provenance(self) -> str:
         tags = self._page_images.get(self.page_path, [])
-        shown = [(t, self.facts.measurement(t)) for t in tags if t not in self.facts.problems]
+        shown = [(t, self.facts.measurement(t)) for t in tags]  # each measured once already
         return render.provenance_box(shown, self.facts.notice)
 
     @macro
@@ -193,9 +197,9 @@ class Pages:
             parsed = claims.parse(source)
         except LivedocsError as error:
             raise LivedocsError(f'malformed claim "{source}": {error.message}') from None
-        self._use(*parsed.images())
         try:
             verdict = claims.check(parsed, self.facts)
+            self._use(*parsed.images())
         except LivedocsError as error:
             raise LivedocsError(f'claim "{source}" cannot be checked: {error}') from None
         if not verdict.holds:

@@ -17,7 +17,9 @@ GO = BaseImage("standin/golang:1.21-alpine3.19", "sha256:" + "a" * 64, True)
 ALPINE = BaseImage("standin/alpine:3.19", "sha256:" + "b" * 64, True)
 
 
-def image(size: int, *, layers: int = 3, cached: tuple[bool, ...] = (), responses: Mapping[str, Response] = ()) -> Measurement:
+def image(
+    size: int, *, layers: int = 3, cached: tuple[bool, ...] = (), responses: Mapping[str, Response] = ()
+) -> Measurement:
     """An image measurement with `size` bytes, `layers` layers and steps cached as given."""
     steps = [Step(1, "FROM standin/golang:1.21-alpine3.19 AS build", False)]
     steps += [Step(n, f"RUN step {n}", hit) for n, hit in enumerate(cached, start=2)]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from macros.claims import FUNCTIONS, BuildFails, Call, Comparison, Literal, check, parse
-from macros.errors import ClaimSyntaxError, LivedocsError
+from macros.claims import BuildFails, Call, Comparison, Literal, check, parse
+from macros.errors import ClaimSyntaxError
 from tests.fakes import chapter_facts
 
 

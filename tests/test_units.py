@@ -72,7 +72,8 @@ def test_drift_lines() -> None:
     from tests.fakes import image
 
     old = replace(image(8_700_000), image_id="sha256:aaaaaaaaaaaa1")
-    assert drift_line("go-app-multi", old, replace(old, size_bytes=9_100_000)) == "go-app-multi  8.7MB -> 9.1MB  (+4.6%)"
+    grown = replace(old, size_bytes=9_100_000)
+    assert drift_line("go-app-multi", old, grown) == "go-app-multi  8.7MB -> 9.1MB  (+4.6%)"
     assert drift_line("go-app-multi", None, old) == "go-app-multi  new: 8.7MB"
     assert drift_line("go-app-multi", old, None) == "go-app-multi  removed from the record"
     rebuilt = replace(old, image_id="sha256:bbbbbbbbbbbb2")

@@ -1,0 +1,136 @@
+"""Pages and renderers in-process, over a `Facts` given by hand: fast, no engine.
+
+The figures here are fixed so that the formatting and the bookkeeping (page and line
+of each problem, which images a page shows) can be checked exactly; the real-engine
+tests (test_site_live, test_chapter) check that real figures reach the page.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from macros import render
+from macros.errors import LivedocsError
+from macros.pages import MACROS, Pages, macros
+from tests.fakes import chapter_facts
+
+PAGE = """\
+# Sizes
+
+The single-stage image is {{ size("go-app-single") }}.
+{{ claim("size(go-app-single) > 100MB") }}
+The multi-stage image is {{ size("go-app-multi") }}. {{ claim("size(go-app-multi) < 8MB") }}
+{{ images_table("go-app-single", "go-app-multi") }}
+{{ size("no-such-image") }}
+{{ provenance() }}
+"""
+
+
+def _render(pages: Pages, path: str = "docs/sizes.md") -> list[str]:
+    """Call the macros as the page above does, in page order; what each returns."""
+    pages.begin_page(path, PAGE)
+    return [
+        pages.size("go-app-single"),
+        pages.claim("size(go-app-single) > 100MB"),
+        pages.size("go-app-multi"),
+        pages.claim("size(go-app-multi) < 8MB"),
+        pages.images_table("go-app-single", "go-app-multi"),
+        pages.size("no-such-image"),
+        pages.provenance(),
+    ]
+
+
+def test_every_macro_is_registered_once_under_its_name() -> None:
+    """One registration per macro: the page functions are exactly the @macro methods."""
+    pages = Pages(chapter_facts())
+    functions = macros(pages)
+    assert set(functions) == set(MACROS) == {
+        "size", "image_id", "reduction", "images_table", "layers", "size_chart", "response",
+        "build_error", "build_steps", "cached_steps", "provenance", "claim",
+    }  # fmt: skip
+    assert functions["size"]("go-app-multi") == "8.7MB"
+
+
+def test_figures_are_formatted_as_the_docker_cli_does() -> None:
+    pages = Pages(chapter_facts())
+    shown = _render(pages)
+    assert shown[0] == "269MB" and shown[2] == "8.7MB"
+    assert shown[4].splitlines()[1] == "REPOSITORY      TAG       IMAGE ID       CREATED       SIZE"
+
+
+def test_problems_carry_page_and_line() -> None:
+    """A false claim and an unknown image are problems at their own lines; true claims are not."""
+    pages = Pages(chapter_facts())
+    _render(pages)
+    assert [str(p) for p in pages.report()] == [
+        'docs/sizes.md:5: claim "size(go-app-multi) < 8MB" is false: size(go-app-multi) is 8.7MB',
+        "docs/sizes.md:7: unknown image 'no-such-image'",
+    ]
+
+
+def test_a_rerendered_page_replaces_its_problems() -> None:
+    pages = Pages(chapter_facts())
+    _render(pages)
+    _render(pages)
+    assert len(pages.report()) == 2
+
+
+def test_claim_marks_say_what_was_measured() -> None:
+    shown = _render(Pages(chapter_facts()))
+    assert 'title="claim &quot;size(go-app-single) &gt; 100MB&quot; holds: size(go-app-single) is 269MB"' in shown[1]
+    assert "livedocs-false" in shown[3]
+
+
+def test_a_malformed_claim_is_a_problem_not_an_exception() -> None:
+    pages = Pages(chapter_facts())
+    pages.begin_page("docs/x.md", '{{ claim("size(go-app-multi) <") }}\n')
+    shown = pages.claim("size(go-app-multi) <")
+    assert "livedocs-problem" in shown
+    assert str(pages.report()[0]).startswith('docs/x.md:1: malformed claim "size(go-app-multi) <": ')
+
+
+def test_provenance_names_the_images_the_page_showed() -> None:
+    shown = _render(Pages(chapter_facts()))[6]
+    assert "**Images:** `go-app-single`, `go-app-multi`" in shown
+    assert "Measured on offline stand-ins" in shown and "Docker 28.5.2" in shown
+
+
+def test_replay_banner_only_on_pages_with_figures() -> None:
+    facts = chapter_facts()
+    facts.notice = "no Docker engine answers"
+    pages = Pages(facts)
+    _render(pages)
+    assert "no Docker engine answers" in pages.replay_banner()
+    pages.begin_page("docs/prose.md", "# Only words\n")
+    assert pages.replay_banner() == ""
+
+
+def test_build_error_and_cached_steps() -> None:
+    pages = Pages(chapter_facts())
+    pages.begin_page("docs/x.md", "")
+    assert "invalid from flag value bulider" in pages.build_error("typo-stage")
+    assert pages.cached_steps("deps-first-edited") == "4 of 6"
+    assert "expected-failure build" in pages.size("typo-stage")
+
+
+def test_example_failures_no_page_showed_are_still_reported() -> None:
+    facts = chapter_facts()
+    facts.problems["go-app-broken"] = LivedocsError(
+        "building go-app-broken failed", path="examples/x/Dockerfile", line=3
+    )
+    pages = Pages(facts)
+    pages.begin_page("docs/x.md", "")
+    assert [str(p) for p in pages.report()] == ["examples/x/Dockerfile:3: go-app-broken: building go-app-broken failed"]
+
+
+def test_layers_table_reads_oldest_first_and_hides_site_labels() -> None:
+    layers = chapter_facts().measurement("go-app-multi").layers
+    table = render.layers_table(layers)
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    assert [row.split("|")[2].strip() for row in rows] == ["`RUN layer 2`", "`RUN layer 1`", "`RUN layer 0`"]
+
+
+@pytest.mark.parametrize(("size", "shown"), [(0, "0B"), (7_380_000, "7.38MB"), (221_700_000, "222MB")])
+def test_size_chart_labels(size: int, shown: str) -> None:
+    svg = render.size_chart([("x", size)], "Sizes")
+    assert f">{shown}</text>" in svg and "<title" in svg

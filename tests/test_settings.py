@@ -1,0 +1,52 @@
+"""Settings: read once, the environment over mkdocs.yml over the defaults; a bad value named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from macros.errors import LivedocsError
+from macros.settings import Settings, default_workers
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = Settings.load(tmp_path, environ={})
+    assert (settings.mode, settings.engine_host, settings.timeout, settings.image_map, settings.serve) == (
+        "auto", None, 30.0, "", False
+    )  # fmt: skip
+    assert settings.workers == default_workers()
+    assert settings.record_path == tmp_path.resolve() / "examples" / "measurements.json"
+
+
+def test_the_environment_wins_over_mkdocs_yml(tmp_path: Path) -> None:
+    config = {"engine": "live", "workers": 2, "engine_timeout": 5}
+    settings = Settings.load(
+        tmp_path, config=config, environ={"LIVEDOCS_ENGINE": " Replay ", "DOCKER_HOST": "tcp://x:1"}
+    )
+    assert (settings.mode, settings.workers, settings.timeout, settings.engine_host) == ("replay", 2, 5.0, "tcp://x:1")
+
+
+def test_serve_from_the_generator_or_the_environment(tmp_path: Path) -> None:
+    assert Settings.load(tmp_path, environ={}, serve=True).serve
+    assert not Settings.load(tmp_path, environ={"LIVEDOCS_SERVE": "0"}, serve=True).serve
+    assert Settings.load(tmp_path, environ={"LIVEDOCS_SERVE": "1"}).serve
+
+
+@pytest.mark.parametrize(
+    ("environ", "config", "message"),
+    [
+        ({"LIVEDOCS_ENGINE": "sometimes"}, {}, "LIVEDOCS_ENGINE='sometimes': expected one of auto, live, replay"),
+        ({}, {"engine": "maybe"}, "mkdocs.yml extra.livedocs.engine='maybe': expected one of"),
+        ({"LIVEDOCS_ENGINE_TIMEOUT": "soon"}, {}, "expected a number of seconds"),
+        ({"LIVEDOCS_ENGINE_TIMEOUT": "0"}, {}, "expected between 0 and 3600 seconds"),
+        ({"LIVEDOCS_WORKERS": "-1"}, {}, "expected between 0 and 64 threads"),
+        ({}, {"wrokers": 2}, "unknown setting(s) wrokers"),
+    ],
+)
+def test_a_bad_setting_is_named(
+    tmp_path: Path, environ: dict[str, str], config: dict[str, object], message: str
+) -> None:
+    with pytest.raises(LivedocsError) as caught:
+        Settings.load(tmp_path, config=config, environ=environ)
+    assert message in str(caught.value)
