@@ -2,14 +2,24 @@
 #   make site      build the site into site/ (mkdocs build --strict); fails on a false claim
 #   make serve     live preview; a false claim shows in the page, the server stays up
 #   make test      set everything up on a fresh machine, then run the tests
-#   make engine    make sure a Docker engine answers (installs and starts one as root)
-#   make standins  build the offline stand-in base images into the engine
+#   make engine    make sure a Docker engine answers (as root, where none does: installs a
+#                  current one from Debian unstable and starts two, one per image store)
+#   make standins  build the offline stand-in base images into the engine(s)
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# The engine `make engine` installs (scripts/engine.sh): its docker CLI, dockerd,
+# containerd and docker-proxy come first on PATH for every target and test. Its buildx:
+# the docker CLI looks for plugins in fixed directories only (~/.docker/cli-plugins,
+# config.json's cliPluginsExtraDirs, /usr/local/lib/docker/cli-plugins, ...), not in
+# any environment variable, so scripts/engine.sh links it into
+# /usr/local/lib/docker/cli-plugins; a user's ~/.docker stays as it is.
+LIVEDOCS_ENGINE_PREFIX ?= /opt/livedocs/docker
+export LIVEDOCS_ENGINE_PREFIX
+export PATH := $(LIVEDOCS_ENGINE_PREFIX)/usr/bin:$(LIVEDOCS_ENGINE_PREFIX)/usr/sbin:$(PATH)
 
 .PHONY: site serve test engine standins browser bench lint clean venv
 

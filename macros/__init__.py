@@ -27,6 +27,7 @@ log = logging.getLogger("mkdocs.livedocs")
 notice = own_logger("notice", "WARNING")  # a replay build under --strict must not fail on it
 
 _current: dict[str, Pages] = {}
+_benches: dict[str, Workbench] = {}  # kept between rebuilds under `mkdocs serve`
 
 
 def _serving(config: Any) -> bool:
@@ -48,25 +49,26 @@ def define_env(env: Any) -> None:
     if threading.current_thread() is threading.main_thread():
         # SIGTERM ends a build as SIGINT does: containers removed, nothing half-written.
         signal.signal(signal.SIGTERM, _terminate)
-    previous = _current.pop("pages", None)
+    previous = _benches.pop("bench", None)
     try:
         settings = _settings(env)
-        bench = previous.facts if previous is not None else None
-        if isinstance(bench, Workbench) and bench.settings == settings:
+        bench = previous
+        if bench is not None and bench.settings == settings:
             bench.refresh()  # a rebuild under `mkdocs serve`: keep the engine and every unchanged figure
         else:
-            if isinstance(bench, Workbench):
+            if bench is not None:
                 bench.close()
             bench = Workbench(settings)
             bench.connect()
-            if bench.notice:
-                notice.warning("livedocs: %s", bench.notice)
+            for line in bench.notices:
+                notice.warning("livedocs: %s", line)
+        _benches["bench"] = bench
         bench.prepare()
     except LivedocsError as error:
         raise PluginError(f"livedocs: {error}") from None
     except KeyboardInterrupt:
         raise PluginError("livedocs: interrupted; running builds were stopped, nothing was recorded") from None
-    pages = Pages(bench, docs_dir=os.path.relpath(env.conf["docs_dir"], settings.root))
+    pages = Pages(bench.views, docs_dir=os.path.relpath(env.conf["docs_dir"], settings.root))
     _current["pages"] = pages
     for name, function in macros(pages).items():
         env.macro(function, name)
@@ -87,15 +89,15 @@ def on_post_page_macros(env: Any) -> None:
 
 
 def on_post_build(env: Any) -> None:
-    pages = _current.get("pages")
-    if pages is None or not isinstance(pages.facts, Workbench):
+    pages, bench = _current.get("pages"), _benches.get("bench")
+    if pages is None or bench is None:
         return
     try:
-        for line in pages.facts.finish():
+        for line in bench.finish():
             log.info("livedocs drift: %s", line)
     except LivedocsError as error:
         raise PluginError(f"livedocs: {error}") from None
     problems = pages.report()
-    if problems and not pages.facts.settings.serve:
+    if problems and not bench.settings.serve:
         listing = "\n".join(problem.report() for problem in problems)
         raise PluginError(f"livedocs: {len(problems)} problem(s); the site is not true as written:\n{listing}")

@@ -13,6 +13,9 @@
 A claim parses into small typed objects; checking it against a `Facts` provider gives a
 `Verdict` that holds the measured values, so the log, the page and a report share it.
 
+A claim is checked on each image store's `Facts`; a quantity a store does not have
+(`content_size` on overlay2) raises `NotMeasuredHere`, and that store is skipped.
+
 A new quantity is one entry in `FUNCTIONS`: its argument kinds, its result kind, and
 how it is measured from the `Facts`. The parser, the type checks and the checker read
 that table and nothing else.
@@ -25,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import ClaimSyntaxError, LivedocsError
-from .measurement import failure_of, image_of
+from .measurement import content_size_of, failure_of, image_of
 from .sources import Facts
 from .units import human_size, percent, reduction
 
@@ -304,8 +307,9 @@ class Verdict:
     holds: bool
     measured: list[str] = field(default_factory=list)  # "size(go-app-multi) is 8.7MB"
 
-    def summary(self) -> str:
-        status = "holds" if self.holds else "is false"
+    def summary(self, store: str | None = None) -> str:
+        """`claim "..." is false on containerd: size(x) is 88.5MB` (the store named when given)."""
+        status = ("holds" if self.holds else "is false") + (f" on {store}" if store else "")
         measured = "; ".join(self.measured)
         return f'claim "{self.claim.source}" {status}' + (f": {measured}" if measured else "")
 
@@ -361,6 +365,11 @@ class Function:
 
 FUNCTIONS: dict[str, Function] = {
     "size": Function(("image",), "bytes", lambda facts, a, note: _size(facts, a[0])),
+    "content_size": Function(
+        ("image",),
+        "bytes",
+        lambda f, a, note: float(content_size_of(image_of(f.measurement(a[0]), a[0]), a[0], f.store)),
+    ),
     "reduction": Function(
         ("image", "image"), "percent", lambda f, a, note: reduction(*_two_sizes(f, a[0], a[1], note))
     ),

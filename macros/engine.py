@@ -31,6 +31,7 @@ LABEL_EXAMPLE = "org.livedocs.example"
 LABEL_RUN = "org.livedocs.run"
 LABEL_STANDIN = "org.livedocs.standin"
 
+LOCAL_SOCKET = "unix:///var/run/docker.sock"
 BUILDER = "classic"  # the docker SDK's builds go through the classic builder
 _BODY_LIMIT = 64 * 1024
 _LOG_LINES = 20
@@ -79,7 +80,7 @@ class Engine:
 
         TLS settings (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) are the docker SDK's, as for the CLI.
         """
-        where = host or "unix:///var/run/docker.sock"
+        where = host or LOCAL_SOCKET
         environment = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
         if host:
             environment["DOCKER_HOST"] = host
@@ -113,6 +114,7 @@ class Engine:
                 engine_id=str(info.get("ID", "")),
                 name=str(info.get("Name", "")),
                 host=re.sub(r"//[^@/]*@", "//", self.host),  # ssh://user@host: the user is nobody's business
+                store=image_store(info),
             )
         return self._facts
 
@@ -137,6 +139,29 @@ class Engine:
             tags=tuple(data.get("RepoTags") or ()),
             labels=dict((data.get("Config") or {}).get("Labels") or {}),
         )
+
+    def listed_sizes(self, image_id: str) -> tuple[int, int | None]:
+        """(SIZE as `docker images` prints it, CONTENT SIZE as `docker images --tree` does).
+
+        On the containerd image store the list's Size is the disk usage (content and
+        unpacked snapshots) and the content size is that of the image's platform
+        manifests; on a graph driver (overlay2) the list's Size is the unpacked size and
+        there is no content size (None).
+        """
+        api = self.facts().api_version
+        newer = tuple(int(p) for p in api.split(".")) >= (1, 47) if re.fullmatch(r"\d+\.\d+", api) else False
+        try:
+            url = self._api.base_url + (f"/v{api}" if newer else "") + "/images/json"
+            params = {"manifests": "1"} if newer else {}
+            listed = self._api._result(self._api._get(url, params=params), json=True)
+        except _API_ERRORS as error:
+            raise self._stopped(error) from None
+        for image in listed:
+            if image.get("Id") == image_id:
+                manifests = [m for m in image.get("Manifests") or () if m.get("Kind") == "image" and m.get("Available")]
+                content = sum(int(m["Size"]["Content"]) for m in manifests) if manifests else None
+                return int(image["Size"]), (content if self.facts().store == "containerd" else None)
+        raise LivedocsError(f"the engine does not list image {image_id}")
 
     def history(self, ref: str) -> list[Layer]:
         """The image's layers, newest first, as `docker history` lists them."""
@@ -327,6 +352,14 @@ class Engine:
         except _API_ERRORS:
             return ""
         return raw[-8192:].decode("utf-8", "replace").rstrip()
+
+
+def image_store(info: Mapping[str, object]) -> str:
+    """`containerd` when the engine keeps images in containerd's store, else its graph driver."""
+    status = info.get("DriverStatus") or []
+    if any("io.containerd.snapshotter" in str(value) for pair in status for value in pair):  # type: ignore[union-attr]
+        return "containerd"
+    return str(info.get("Driver", "?"))
 
 
 def _reason(error: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import LivedocsError, load_yaml
@@ -41,3 +42,15 @@ def load_image_map(root: Path, value: str) -> dict[str, str]:
         if official == local:
             raise LivedocsError(f"{shown}: {official} maps to itself", path=value)
     return dict(data)
+
+
+def official_names(text: str, image_map: Mapping[str, str]) -> str:
+    """`text` (a build's output) with each stand-in named as the reader's Dockerfile names it.
+
+    BuildKit prints a base image fully qualified (`docker.io/standin/alpine:3.19`); the
+    reader's build prints `docker.io/library/alpine:3.19` for the official image.
+    """
+    for official, local in sorted(image_map.items(), key=lambda item: -len(item[1])):
+        qualified = official if "/" in official.split(":")[0] else f"library/{official}"
+        text = text.replace(f"docker.io/{local}", f"docker.io/{qualified}").replace(local, official)
+    return text

@@ -13,23 +13,23 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from . import scheduler
-from .buildlog import BuildLog
+from .builders import Builder, BuildKit, Built, Classic, Request, stage_repository
+from .buildkit import buildx_available
 from .context import BuildContext, build_context, cache_key
-from .dockerfile import base_images, rewrite_images, step_line
-from .engine import BUILDER, LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, Engine
+from .dockerfile import base_images, rewrite_images
+from .engine import LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, LOCAL_SOCKET, Engine
 from .errors import BuildFailed, LivedocsError
 from .examples import ImageSpec, RunSpec
-from .measurement import BaseImage, LayerEntry, Measurement, Response, Step
+from .logs import own_logger
+from .measurement import BaseImage, LayerEntry, Measurement, Response
 from .record import Record, locked
 from .settings import Settings
 from .sources import Progress, Source
 from .units import human_size, iso_utc
-
-STAGE_REPOSITORY = "livedocs-stage"
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,6 @@ class Plan:
     dockerfile: str  # repository-relative, for messages and the record
 
 
-def stage_repository(tag: str) -> str:
-    """Where the earlier stages of a multi-stage build of `tag` are kept (classic builder)."""
-    return f"{STAGE_REPOSITORY}/{tag}"
-
-
 class LiveSource(Source):
     live = True
 
@@ -59,8 +54,9 @@ class LiveSource(Source):
         image_map: Mapping[str, str],
         engine: Engine,
     ) -> None:
-        super().__init__(specs, record)
+        super().__init__(engine.facts().store, specs, record)
         self.settings = settings
+        self.host: str | None = None if engine.host == LOCAL_SOCKET else engine.host
         self.root = settings.root
         self.image_map = dict(image_map)
         self._main_engine = engine
@@ -69,14 +65,20 @@ class LiveSource(Source):
         self._lock = threading.RLock()
         self._base_ids: dict[str, tuple[str, bool]] = {}
         self._fingerprints: dict[str, str] = {}
-        self._in_flight: list[BuildLog] = []
+        self.builder = choose_builder(settings, self.host, self.image_map, lambda: self.engine)
+        self.engine_facts = replace(engine.facts(), builder=self.builder.name, builder_version=self.builder.version)
 
     @classmethod
     def connect(
-        cls, settings: Settings, specs: Mapping[str, ImageSpec], record: Record, image_map: Mapping[str, str]
+        cls,
+        settings: Settings,
+        host: str | None,
+        specs: Mapping[str, ImageSpec],
+        record: Record,
+        image_map: Mapping[str, str],
     ) -> LiveSource:
-        """EngineUnavailable if the engine does not answer."""
-        engine = Engine.connect(settings.engine_host, timeout=settings.timeout)
+        """The engine at `host` (None: the local socket); EngineUnavailable if it does not answer."""
+        engine = Engine.connect(host, timeout=settings.timeout)
         engine.facts()
         return cls(settings, specs, record, image_map, engine)
 
@@ -89,7 +91,7 @@ class LiveSource(Source):
             return self._main_engine
         engine = getattr(self._local, "engine", None)
         if engine is None:
-            engine = Engine.connect(self.settings.engine_host, timeout=self.settings.timeout)
+            engine = Engine.connect(self.host, timeout=self.settings.timeout)
             self._local.engine = engine
             with self._lock:
                 self._engines.append(engine)
@@ -125,7 +127,7 @@ class LiveSource(Source):
             # are daemons, so nothing waits for them; the engine cancels a build whose
             # client went away, and the images its finished steps made are removed here.
             self.close()
-            self._discard_in_flight()
+            self.builder.cancel()
             raise
 
     def refresh(self, specs: Mapping[str, ImageSpec], image_map: Mapping[str, str]) -> None:
@@ -198,7 +200,7 @@ class LiveSource(Source):
                 entry, built = self._measure(spec, say, force)
             with self._lock:
                 self.entries[tag] = entry
-                self.record.put(tag, entry)
+                self.record.put(tag, self.store, entry)
                 if built:
                     self.summary.built += 1
                 else:
@@ -222,9 +224,9 @@ class LiveSource(Source):
         bases = self._bases(spec, context.dockerfile_text)
         with self._lock:
             self._fingerprints[spec.tag] = fingerprint
-        key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, BUILDER)
+        key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, self.builder.name)
         plan = Plan(spec, context, key, bases, self._shown(spec))
-        recorded = self.record.get(spec.tag)
+        recorded = self.record.get(spec.tag, self.store)
         if spec.expect_failure:
             if recorded is not None and recorded.key == key and recorded.error is not None:
                 return recorded, False
@@ -242,41 +244,51 @@ class LiveSource(Source):
         """A build meant to fail: its real error, or an error of ours if it built."""
         say(f"livedocs: building {plan.spec.tag} (expected to fail) from {plan.dockerfile}")
         started = time.monotonic()
+        unexpected = f"{stage_repository(plan.spec.tag)}:unexpected"
         try:
-            image_id, _ = self._build(plan.spec, plan.context, plan.key, tag=None)
+            self.builder.build(self._request(plan, plan.context, unexpected))
         except BuildFailed as failure:
-            step = failure.build_log.last_step if failure.build_log else None
             say(f"livedocs: {plan.spec.tag} failed as expected in {time.monotonic() - started:.1f}s")
             return Measurement(
                 key=plan.key,
                 example=plan.spec.example,
                 dockerfile=plan.dockerfile,
                 base_images=plan.bases,
-                engine=self.engine.facts(),
+                engine=self.engine_facts,
                 measured_at=iso_utc(),
                 error=failure.detail or failure.message,
-                failed_line=step_line(plan.context.dockerfile_text, step) if step else None,
+                failed_line=failure.line,
             )
-        self.engine.remove_if_dangling(image_id)
+        self.engine.remove_image(unexpected)
         raise plan.spec.error(
             f"{plan.spec.tag} is declared 'expect: failure' but its build succeeded ({plan.dockerfile})"
+        )
+
+    def _request(self, plan: Plan, context: BuildContext, tag: str) -> Request:
+        return Request(
+            tar=context.tar,
+            dockerfile=context.dockerfile,
+            dockerfile_text=context.dockerfile_text,
+            tag=tag,
+            labels={LABEL_KEY: plan.key, LABEL_EXAMPLE: plan.spec.example},
+            target=plan.spec.target,
+            build_args=plan.spec.build_args,
         )
 
     def _prepare_edited(self, spec: ImageSpec, say: Progress) -> None:
         """An edited variant measures what the cache gives after an edit.
 
-        Its base image is built again first (from the cache, normally in no time), so
-        that its layers are the newest in the cache whatever was built since; and the
-        variant's own earlier layers (image and stages) leave the cache, or every step
-        would hit it.
+        With the classic builder its base image is built again first (from the cache,
+        normally in no time), so that its layers are the newest in the cache whatever was
+        built since; and the variant's own earlier layers (image and stages) leave the
+        cache, or every step would hit it.
         """
-        if spec.after:
+        if spec.after and self.builder.rewarms_before_edits:
             say(f"livedocs: warming the cache with {spec.after} before {spec.tag}")
             self.resolve(spec.after, say, force=True)
         if self.engine.inspect(spec.tag) is not None:
             self.engine.remove_image(spec.tag)  # untag; deleted if nothing else names it
-        for ref in self.engine.tags_in(stage_repository(spec.tag)):
-            self.engine.remove_image(ref)
+        self.builder.forget_stages(spec.tag)
 
     def _build_image(self, plan: Plan, replaced: str | None, say: Progress) -> Measurement:
         """Build the image (tagged as the chapter names it), then read its figures."""
@@ -285,31 +297,30 @@ class LiveSource(Source):
         started = time.monotonic()
         sent = build_context(spec, self.root, self.image_map, nonce=uuid.uuid4().hex) if spec.edit else plan.context
         try:
-            image_id, build_log = self._build(spec, sent, plan.key, tag=spec.tag)
+            built = self.builder.build(self._request(plan, sent, spec.tag))
         except BuildFailed as failure:
-            step = failure.build_log.last_step if failure.build_log else None
             raise BuildFailed(
-                f"building {spec.tag} failed" + (f" at step {step}" if step else "") + f": {failure.detail}",
+                f"building {spec.tag} failed: {failure.detail}",
                 path=plan.dockerfile,
-                line=step_line(plan.context.dockerfile_text, step) if step else None,
+                line=failure.line,
                 detail=failure.detail,
             ) from None
-        if replaced is not None and replaced != image_id:
+        if replaced is not None and replaced != built.image_id:
             self.engine.remove_if_dangling(replaced)  # untagged by this build: nobody else needs it
-        self._keep_stages(spec.tag, build_log.stages[:-1])
-        measurement = self._read_image(plan, image_id, build_log)
+        measurement = self._read_image(plan, built)
         size = human_size(measurement.size_bytes or 0)
         say(f"livedocs: built {spec.tag} in {time.monotonic() - started:.1f}s: {size}")
         return measurement
 
-    def _read_image(self, plan: Plan, image_id: str, build_log: BuildLog) -> Measurement:
+    def _read_image(self, plan: Plan, built: Built) -> Measurement:
         """The figures of a freshly built image, as the engine reports them."""
-        info = self.engine.inspect(image_id)
+        info = self.engine.inspect(built.image_id)
         if info is None:
             raise plan.spec.error(f"{plan.spec.tag} was built but the engine cannot find it")
+        size, content = self.engine.listed_sizes(info.id)
         base_ids = {base.id for base in plan.bases.values()}
         layers, in_base = [], False
-        for layer in self.engine.history(image_id):  # newest first
+        for layer in self.engine.history(info.id):  # newest first
             in_base = in_base or layer.id in base_ids
             layers.append(LayerEntry(layer.created_by, layer.size_bytes, in_base))
         return Measurement(
@@ -317,13 +328,15 @@ class LiveSource(Source):
             example=plan.spec.example,
             dockerfile=plan.dockerfile,
             base_images=plan.bases,
-            engine=self.engine.facts(),
+            engine=self.engine_facts,
             measured_at=iso_utc(),
-            size_bytes=info.size_bytes,
+            size_bytes=size,
             image_id=info.id,
             created=info.created,
             layers=tuple(layers),
-            steps=tuple(Step(n, text, cached) for n, text, cached in build_log.steps),
+            steps=built.steps,
+            listing=built.listing,
+            content_size_bytes=content,
         )
 
     def _shown(self, spec: ImageSpec) -> str:
@@ -356,65 +369,6 @@ class LiveSource(Source):
             bases[reverse.get(base.ref, base.ref)] = BaseImage(base.ref, found[0], found[1])
         return bases
 
-    def _build(self, spec: ImageSpec, context: BuildContext, key: str, tag: str | None) -> tuple[str, BuildLog]:
-        """One build, held in `_in_flight` while it runs so that an interrupt can clean up."""
-        log = BuildLog()
-        with self._lock:
-            self._in_flight.append(log)
-        try:
-            return self.engine.build(
-                context.tar,
-                dockerfile=context.dockerfile,
-                tag=tag,
-                labels={LABEL_KEY: key, LABEL_EXAMPLE: spec.example},
-                target=spec.target,
-                build_args=spec.build_args,
-                log=log,
-            )
-        finally:
-            with self._lock:
-                self._in_flight.remove(log)
-
-    def _discard_in_flight(self) -> None:
-        """After an interrupt: remove the containers and images the cancelled builds had made."""
-        with self._lock:
-            logs = list(self._in_flight)
-        if not logs:
-            return
-        try:
-            cleaner = Engine.connect(self.settings.engine_host, timeout=5)
-        except LivedocsError:
-            return
-        try:
-            deadline = time.monotonic() + 10
-            for log in logs:
-                for container_id in log.containers:  # the step that was running when cancelled
-                    cleaner.remove_container(container_id)
-                for image_id in reversed(log.created):
-                    # the engine may still be removing the cancelled step's container
-                    while cleaner.inspect(image_id) is not None and time.monotonic() < deadline:
-                        cleaner.remove_image(image_id)
-                        if cleaner.inspect(image_id) is not None:
-                            time.sleep(0.2)
-        finally:
-            cleaner.close()
-
-    def _keep_stages(self, tag: str, stages: list[str | None]) -> None:
-        """Tag the results of a multi-stage build's earlier stages as `livedocs-stage/<tag>:<n>`.
-
-        The classic builder leaves them untagged (dangling); tagged, they are this site's
-        layer cache, named for what they are, and a later build of the same stages (an
-        edited variant built `after:` this one) finds them in the cache.
-        """
-        repository = stage_repository(tag)
-        for number, image_id in enumerate(stages):
-            if image_id is None:
-                continue
-            old = self.engine.inspect(f"{repository}:{number}")
-            self.engine.tag(image_id, repository, str(number))
-            if old is not None and not old.id.startswith(f"sha256:{image_id}"):
-                self.engine.remove_if_dangling(old.id)
-
     # -- run checks -------------------------------------------------------------------
 
     def run_check(self, spec: ImageSpec, run: RunSpec, path: str) -> Response:
@@ -434,5 +388,22 @@ class LiveSource(Source):
         updated = measurement.with_responses({p: Response(s, b) for p, (s, b) in answers.items()})
         with self._lock:
             self.entries[spec.tag] = updated
-            self.record.put(spec.tag, updated)
+            self.record.put(spec.tag, self.store, updated)
         return updated.responses[path]
+
+
+notice = own_logger("notice", "WARNING")
+
+
+def choose_builder(
+    settings: Settings, host: str | None, image_map: Mapping[str, str], engine: Callable[[], Engine]
+) -> Builder:
+    """BuildKit where `docker buildx` answers (or as LIVEDOCS_BUILDER says), else the classic builder."""
+    if settings.builder != "classic":
+        version = buildx_available(host)
+        if version is not None:
+            return BuildKit(host, version, image_map, engine)
+        if settings.builder == "buildkit":
+            raise LivedocsError("LIVEDOCS_BUILDER=buildkit, but `docker buildx version` does not answer")
+        notice.warning("livedocs: `docker buildx` does not answer; building with the deprecated classic builder")
+    return Classic(host, engine, image_map)

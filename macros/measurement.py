@@ -38,13 +38,15 @@ class EngineFacts:
     api_version: str
     storage_driver: str
     platform: str
-    builder: str
+    builder: str  # "buildkit" or "classic"
     engine_id: str = ""
     name: str = ""
     host: str = ""
+    store: str = ""  # the image store: "containerd" or the graph driver ("overlay2")
+    builder_version: str = ""  # buildx's version, for BuildKit
 
     def to_json(self) -> dict[str, str]:
-        return {
+        data = {
             "version": self.version,
             "api_version": self.api_version,
             "storage_driver": self.storage_driver,
@@ -54,6 +56,11 @@ class EngineFacts:
             "name": self.name,
             "host": self.host,
         }
+        if self.store:
+            data["store"] = self.store
+        if self.builder_version:
+            data["builder_version"] = self.builder_version
+        return data
 
 
 @dataclass(frozen=True)
@@ -68,12 +75,19 @@ class LayerEntry:
 
 @dataclass(frozen=True)
 class Step:
-    step: int
-    instruction: str
+    step: int  # the builder's number: `Step N/M` (classic) or `#N` (BuildKit)
+    instruction: str  # as the Dockerfile has it: `COPY go.mod main.go ./`
     cached: bool
+    label: str = ""  # BuildKit's `build 3/4`
+    seconds: float | None = None  # BuildKit's `DONE 0.4s`
 
     def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "instruction": self.instruction, "cached": self.cached}
+        data: dict[str, Any] = {"step": self.step, "instruction": self.instruction, "cached": self.cached}
+        if self.label:
+            data["label"] = self.label
+        if self.seconds is not None:
+            data["seconds"] = self.seconds
+        return data
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,8 @@ class Measurement:
     created: str = ""
     layers: tuple[LayerEntry, ...] = ()  # newest first, as `docker history` lists them
     steps: tuple[Step, ...] = ()
+    listing: str = ""  # what the builder printed, as the reader's own build prints it
+    content_size_bytes: int | None = None  # containerd store: `docker images --tree` CONTENT SIZE
     responses: Mapping[str, Response] = field(default_factory=dict)
     # a build meant to fail
     error: str | None = None
@@ -136,14 +152,21 @@ class Measurement:
             data["engine"] = self.engine.to_json()
         if self.error is not None:
             data.update(expect="failure", error=self.error, failed_line=self.failed_line)
+            if self.listing:
+                data["build"] = {"listing": self.listing}
             return data
+        build: dict[str, Any] = {"steps": [step.to_json() for step in self.steps]}
+        if self.listing:
+            build["listing"] = self.listing
         data.update(
             size_bytes=self.size_bytes,
             image_id=self.image_id,
             created=self.created,
             layers=[layer.to_json() for layer in self.layers],
-            build={"steps": [step.to_json() for step in self.steps]},
+            build=build,
         )
+        if self.content_size_bytes is not None:
+            data["content_size_bytes"] = self.content_size_bytes
         if self.responses:
             data["responses"] = {path: answer.to_json() for path, answer in self.responses.items()}
         return data
@@ -171,9 +194,17 @@ class Measurement:
                     for x in data.get("layers") or ()
                 ),
                 steps=tuple(
-                    Step(int(s["step"]), str(s["instruction"]), bool(s["cached"]))
+                    Step(
+                        int(s["step"]),
+                        str(s["instruction"]),
+                        bool(s["cached"]),
+                        str(s.get("label", "")),
+                        float(s["seconds"]) if s.get("seconds") is not None else None,
+                    )
                     for s in (data.get("build") or {}).get("steps") or ()
                 ),
+                listing=str((data.get("build") or {}).get("listing", "")),
+                content_size_bytes=int(data["content_size_bytes"]) if "content_size_bytes" in data else None,
                 responses={
                     str(path): Response(int(r["status"]), str(r["body"]))
                     for path, r in (data.get("responses") or {}).items()
@@ -197,3 +228,14 @@ def failure_of(measurement: Measurement, tag: str) -> str:
     if measurement.error is None:
         raise LivedocsError(f"{tag} built successfully; declare it 'expect: failure' to show its error")
     return measurement.error
+
+
+def content_size_of(measurement: Measurement, tag: str, store: str) -> int:
+    """The content size of an image; NotMeasuredHere on a store that has none (overlay2)."""
+    if measurement.content_size_bytes is None:
+        raise NotMeasuredHere(f"{tag} has no content size on the {store} store (the containerd image store has one)")
+    return measurement.content_size_bytes
+
+
+class NotMeasuredHere(LivedocsError):
+    """A quantity that this image store does not have (a claim about it skips the store)."""

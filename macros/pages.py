@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from . import claims, render
 from .errors import LivedocsError
 from .logs import own_logger
-from .measurement import Measurement, failure_of, image_of
+from .measurement import Measurement, NotMeasuredHere, content_size_of, failure_of, image_of
 from .sources import Facts
 from .units import human_size, percent, reduction, short_id
 
@@ -29,24 +29,37 @@ from .units import human_size, percent, reduction, short_id
 # under `mkdocs build` the adapter ends the build with the full list.
 log = own_logger("problems", "ERROR")
 
-Macro = TypeVar("Macro", bound=Callable[..., str])
 MACROS: dict[str, str] = {}  # macro name -> Pages method name
 
 
-def macro(method: Macro) -> Macro:
-    """Register a `Pages` method as a page macro; its first argument locates it in the page."""
-    MACROS[method.__name__] = method.__name__
+def macro(kind: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    """Register a `Pages` method as a page macro, under its own name.
 
-    @functools.wraps(method)
-    def guarded(self: Pages, *args: Any, **kwargs: Any) -> str:
-        line = self.locate(str(args[0])) if args else self.locate_call(method.__name__)
-        self.line = line
-        try:
-            return method(self, *args, **kwargs)
-        except LivedocsError as error:
-            return self.problem(line, error)
+    `kind` says how it shows several image stores: "inline" (a figure in a sentence:
+    each store's value, named, unless they agree), "block" (a table or listing: linked
+    content tabs, one per store, unless they agree) or "page" (the method sees every
+    store itself). An inline or block method renders one store: it takes the store's
+    `Facts` first. The macro's first argument locates it in the page; a LivedocsError
+    becomes a problem at that line.
+    """
 
-    return guarded  # type: ignore[return-value]
+    def register(method: Callable[..., str]) -> Callable[..., str]:
+        MACROS[method.__name__] = method.__name__
+
+        @functools.wraps(method)
+        def guarded(self: Pages, *args: Any, **kwargs: Any) -> str:
+            self.line = self.locate(str(args[0])) if args else self.locate_call(method.__name__)
+            try:
+                if kind == "page":
+                    return method(self, *args, **kwargs)
+                shown = [(view.store, method(self, view, *args, **kwargs)) for view in self.views]
+                return render.per_store(shown, inline=kind == "inline")
+            except LivedocsError as error:
+                return self.problem(self.line, error)
+
+        return guarded
+
+    return register
 
 
 @dataclass(frozen=True)
@@ -70,10 +83,10 @@ class Problem:
 
 
 class Pages:
-    """What the macros do, page by page, over one `Facts`."""
+    """What the macros do, page by page, over one `Facts` per image store."""
 
-    def __init__(self, facts: Facts, docs_dir: str = "docs") -> None:
-        self.facts = facts
+    def __init__(self, views: Sequence[Facts], docs_dir: str = "docs") -> None:
+        self.views = views
         self.docs_dir = docs_dir  # pages are named by their path from the repository root
         self.problems: list[Problem] = []
         self.page_path = "?"
@@ -125,15 +138,15 @@ class Pages:
             log.error("livedocs: %s", found.report(indent="").lstrip())
         return render.problem_box(str(found), detail)
 
-    def measured(self, tag: str) -> Measurement:
+    def measured(self, view: Facts, tag: str) -> Measurement:
         """A measurement, noted as shown on this page (the provenance box lists it)."""
-        found = self.facts.measurement(tag)
+        found = view.measurement(tag)
         self._use(tag)
         return found
 
-    def image(self, tag: str) -> Measurement:
+    def image(self, view: Facts, tag: str) -> Measurement:
         """An image's measurement (not a build meant to fail), noted as shown on this page."""
-        return image_of(self.measured(tag), tag)
+        return image_of(self.measured(view, tag), tag)
 
     def _use(self, *tags: str) -> None:
         used = self._page_images.setdefault(self.page_path, [])
@@ -141,70 +154,92 @@ class Pages:
 
     # -- macros -------------------------------------------------------------------
 
-    @macro
-    def size(self, tag: str) -> str:
-        return human_size(self.image(tag).size_bytes or 0)
+    @macro("inline")
+    def size(self, view: Facts, tag: str) -> str:
+        """What `docker images` prints as SIZE on this store."""
+        return human_size(self.image(view, tag).size_bytes or 0)
 
-    @macro
-    def image_id(self, tag: str) -> str:
-        return short_id(self.image(tag).image_id)
+    @macro("inline")
+    def content_size(self, view: Facts, tag: str) -> str:
+        """What `docker images --tree` prints as CONTENT SIZE (the containerd store only)."""
+        return human_size(content_size_of(self.image(view, tag), tag, view.store))
 
-    @macro
-    def reduction(self, before: str, after: str) -> str:
-        return percent(reduction(self.image(before).size_bytes or 0, self.image(after).size_bytes or 0))
+    @macro("inline")
+    def image_id(self, view: Facts, tag: str) -> str:
+        return short_id(self.image(view, tag).image_id)
 
-    @macro
-    def images_table(self, *tags: str) -> str:
-        return render.fenced(render.images_table([(tag, self.image(tag)) for tag in tags]))
+    @macro("inline")
+    def reduction(self, view: Facts, before: str, after: str) -> str:
+        old, new = self.image(view, before).size_bytes or 0, self.image(view, after).size_bytes or 0
+        return percent(reduction(old, new))
 
-    @macro
-    def layers(self, tag: str) -> str:
-        return render.layers_table(self.image(tag).layers)
+    @macro("block")
+    def images_table(self, view: Facts, *tags: str) -> str:
+        return render.fenced(render.images_table([(tag, self.image(view, tag)) for tag in tags]))
 
-    @macro
-    def size_chart(self, *tags: str, title: str = "Image sizes") -> str:
-        return render.size_chart([(tag, self.image(tag).size_bytes or 0) for tag in tags], title)
+    @macro("block")
+    def layers(self, view: Facts, tag: str) -> str:
+        return render.layers_table(self.image(view, tag).layers)
 
-    @macro
-    def response(self, tag: str, path: str = "/") -> str:
-        self.measured(tag)
-        answer = self.facts.response(tag, path)
+    @macro("block")
+    def size_chart(self, view: Facts, *tags: str, title: str = "Image sizes") -> str:
+        return render.size_chart([(tag, self.image(view, tag).size_bytes or 0) for tag in tags], title)
+
+    @macro("block")
+    def response(self, view: Facts, tag: str, path: str = "/") -> str:
+        self.measured(view, tag)
+        answer = view.response(tag, path)
         return render.fenced(f"$ curl -i http://127.0.0.1:8080{path}\nHTTP/1.1 {answer.status}\n\n{answer.body}")
 
-    @macro
-    def build_error(self, tag: str) -> str:
-        return render.fenced(failure_of(self.measured(tag), tag))
+    @macro("block")
+    def build_error(self, view: Facts, tag: str) -> str:
+        return render.fenced(failure_of(self.measured(view, tag), tag))
 
-    @macro
-    def build_steps(self, tag: str) -> str:
-        measurement = self.image(tag)
-        return render.fenced(render.steps_block(measurement.own_steps(), measurement.stand_in_names()))
+    @macro("block")
+    def build_steps(self, view: Facts, tag: str) -> str:
+        measurement = self.image(view, tag)
+        return render.fenced(render.steps_block(measurement))
 
-    @macro
-    def cached_steps(self, tag: str) -> str:
-        cached, total = self.image(tag).cached_steps()
+    @macro("inline")
+    def cached_steps(self, view: Facts, tag: str) -> str:
+        cached, total = self.image(view, tag).cached_steps()
         return f"{cached} of {total}"
 
-    @macro
+    @macro("page")
     def provenance(self) -> str:
         tags = self._page_images.get(self.page_path, [])
-        shown = [(t, self.facts.measurement(t)) for t in tags]  # each measured once already
-        return render.provenance_box(shown, self.facts.notice)
+        stores = [
+            (view.store, view.notice, [(t, view.measurement(t)) for t in tags if t not in view.problems])
+            for view in self.views
+        ]
+        return render.provenance_box(stores)
 
-    @macro
+    @macro("page")
     def claim(self, source: str) -> str:
         try:
             parsed = claims.parse(source)
         except LivedocsError as error:
             raise LivedocsError(f'malformed claim "{source}": {error.message}') from None
-        try:
-            verdict = claims.check(parsed, self.facts)
-            self._use(*parsed.images())
-        except LivedocsError as error:
-            raise LivedocsError(f'claim "{source}" cannot be checked: {error}') from None
-        if not verdict.holds:
-            self.problem(self.line, verdict.summary())
-        return render.claim_mark(verdict.holds, verdict.summary())
+        verdicts = []
+        for view in self.views:
+            try:
+                verdict = claims.check(parsed, view)
+            except NotMeasuredHere:
+                continue
+            except LivedocsError as error:
+                raise LivedocsError(f'claim "{source}" cannot be checked: {error}') from None
+            verdicts.append((view.store, verdict))
+        if not verdicts:
+            stores = ", ".join(view.store for view in self.views)
+            raise LivedocsError(f'claim "{source}" cannot be checked: its quantities are not measured on {stores}')
+        self._use(*parsed.images())
+        several = len(self.views) > 1
+        for store, verdict in verdicts:
+            if not verdict.holds:
+                self.problem(self.line, verdict.summary(store if several else None))
+        holds = all(verdict.holds for _, verdict in verdicts)
+        summary = "; ".join(verdict.summary(store if several else None) for store, verdict in verdicts)
+        return render.claim_mark(holds, summary)
 
     # -- the end ------------------------------------------------------------------
 
@@ -212,16 +247,22 @@ class Pages:
         """Example failures no page showed: still problems of the site."""
         shown = {p.message for p in self.problems}
         extra = []
-        for tag, error in sorted(self.facts.problems.items()):
-            if not any(str(error) in message for message in shown):
-                extra.append(Problem(error.path or "examples", error.line, f"{tag}: {error.message}", error.detail))
+        several = len(self.views) > 1
+        for view in self.views:
+            for tag, error in sorted(view.problems.items()):
+                if not any(str(error) in message for message in shown):
+                    where = f" on {view.store}" if several else ""
+                    message = f"{tag}{where}: {error.message}"
+                    extra.append(Problem(error.path or "examples", error.line, message, error.detail))
+                    shown.add(str(error))
         return extra
 
     def replay_banner(self) -> str:
         """A notice for the top of a page that shows figures when no engine measured them."""
-        if not self.facts.notice or not self._page_images.get(self.page_path):
+        notices = list(dict.fromkeys(view.notice for view in self.views if view.notice))
+        if not notices or not self._page_images.get(self.page_path):
             return ""
-        return render.replay_banner(self.facts.notice)
+        return render.replay_banner("; ".join(notices))
 
     def report(self) -> list[Problem]:
         return [*self.problems, *self.unreported()]

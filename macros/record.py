@@ -1,12 +1,20 @@
 """examples/measurements.json: the recorded figures, for replay and for drift lines.
 
     {
-      "schema": 1,
+      "schema": 2,
       "images": {
-        "go-app-multi": {"size_bytes": 8702461, "image_id": "sha256:...", ...},
-        "typo-stage": {"expect": "failure", "error": "invalid from flag value ...", ...}
+        "go-app-multi": {
+          "containerd": {"size_bytes": 15338686, "content_size_bytes": 6302910, "image_id": "sha256:...", ...},
+          "overlay2": {"size_bytes": 8924856, "image_id": "sha256:...", ...}
+        },
+        "typo-stage": {"overlay2": {"expect": "failure", "error": "...", ...}}
       }
     }
+
+Figures are kept per image and per image store (`containerd`, or a graph driver such as
+`overlay2`), because the reader's `docker images` prints different sizes on each. A
+schema-1 file (one entry per image) is read as the store its engine had, and written
+as schema 2 on the next save.
 
 Written atomically (a temporary file beside it, then a rename), keys sorted, and only
 when a figure changed; under a lock of its own (a file that is never replaced, outside
@@ -30,25 +38,26 @@ from .errors import RecordError
 from .measurement import Measurement
 from .units import human_size, short_id
 
-SCHEMA = 1
+SCHEMA = 2
+Key = tuple[str, str]  # (image tag, image store)
 
 
 class Record:
-    """The recorded measurements, by image tag.
+    """The recorded measurements, by image tag and image store.
 
     `put` changes this build's copy; `save` takes the lock, reads the file again and
-    merges: an image this build measured takes this build's figures, every other image
-    keeps what the file holds (another build may have written it meanwhile), and images
-    no manifest declares any more are dropped.
+    merges: what this build measured takes this build's figures, everything else keeps
+    what the file holds (another build may have written it meanwhile), and images no
+    manifest declares any more are dropped.
     """
 
     def __init__(self, path: Path, lock_path: Path, shown: str | None = None) -> None:
         self.path = path
         self.shown = shown or str(path)
         self.lock_path = lock_path  # never `path` itself: write_atomically replaces that file
-        self.images: dict[str, Measurement] = {}
-        self._loaded: dict[str, Measurement] = {}
-        self._measured: set[str] = set()  # what this build put
+        self.images: dict[Key, Measurement] = {}
+        self._loaded: dict[Key, Measurement] = {}
+        self._measured: set[Key] = set()  # what this build put
         self.load()
 
     def load(self) -> None:
@@ -56,7 +65,7 @@ class Record:
         self._loaded = dict(self.images)
         self._measured = set()
 
-    def _read(self) -> dict[str, Measurement]:
+    def _read(self) -> dict[Key, Measurement]:
         if not self.path.exists():
             return {}
         try:
@@ -69,28 +78,31 @@ class Record:
             ) from None
         if not isinstance(data, dict) or not isinstance(data.get("images"), dict):
             raise RecordError("not a record of measurements (no 'images' mapping); left as it is", path=self.shown)
-        if data.get("schema") != SCHEMA:
+        if data.get("schema") not in (1, SCHEMA):
             raise RecordError(f"schema {data.get('schema')!r} is not {SCHEMA}; left as it is", path=self.shown)
-        images = {}
-        for tag, entry in data["images"].items():
-            try:
-                images[str(tag)] = Measurement.from_json(entry)
-            except ValueError as error:
-                raise RecordError(f"{tag}: {error}; left as it is", path=self.shown) from None
+        images: dict[Key, Measurement] = {}
+        for tag, stored in data["images"].items():
+            by_store = {"": stored} if data["schema"] == 1 else stored
+            for store, entry in (by_store or {}).items():
+                try:
+                    measurement = Measurement.from_json(entry)
+                except (ValueError, AttributeError) as error:
+                    raise RecordError(f"{tag}: {error}; left as it is", path=self.shown) from None
+                images[(str(tag), store or _store_of(measurement))] = measurement
         return images
 
-    def get(self, tag: str) -> Measurement | None:
-        return self.images.get(tag)
+    def stores(self) -> list[str]:
+        """The image stores the record holds figures of."""
+        return sorted({store for _, store in self.images})
 
-    def put(self, tag: str, entry: Measurement) -> None:
+    def get(self, tag: str, store: str) -> Measurement | None:
+        return self.images.get((tag, store))
+
+    def put(self, tag: str, store: str, entry: Measurement) -> None:
         """Record `entry` as this build's measurement; an unchanged one keeps its old measured_at."""
-        old = self.images.get(tag)
-        self.images[tag] = _keep_date(old, entry)
-        self._measured.add(tag)
-
-    def drift(self) -> list[str]:
-        """One line per image whose figures changed since the file was read."""
-        return _drift(self._loaded, self.images)
+        old = self.images.get((tag, store))
+        self.images[(tag, store)] = _keep_date(old, entry)
+        self._measured.add((tag, store))
 
     def save(self, declared: Iterable[str] | None = None, merge: bool = True) -> list[str]:
         """Merge this build's measurements into the file, under the lock; the drift lines.
@@ -103,17 +115,35 @@ class Record:
         with locked(self.lock_path):
             if merge:
                 current = self._read()
-                merged = {**current, **{t: _keep_date(current.get(t), self.images[t]) for t in self._measured}}
+                merged = {**current, **{k: _keep_date(current.get(k), self.images[k]) for k in self._measured}}
             else:
                 current, merged = dict(self._loaded), dict(self.images)
             if keep is not None:
-                merged = {tag: entry for tag, entry in merged.items() if tag in keep}
+                merged = {key: entry for key, entry in merged.items() if key[0] in keep}
             drift = _drift(current, merged)
-            if merged != current:
-                document = {"schema": SCHEMA, "images": {tag: entry.to_json() for tag, entry in merged.items()}}
-                write_atomically(self.path, json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+            if merged != current or not self._is_current_schema():
+                write_atomically(self.path, _document(merged))
         self.images, self._loaded, self._measured = dict(merged), dict(merged), set()
         return drift
+
+    def _is_current_schema(self) -> bool:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8")).get("schema") == SCHEMA
+        except (OSError, ValueError):
+            return False
+
+
+def _store_of(measurement: Measurement) -> str:
+    """The store a schema-1 entry was measured on: the engine's graph driver."""
+    engine = measurement.engine
+    return (engine.store or engine.storage_driver) if engine is not None else "overlay2"
+
+
+def _document(images: Mapping[Key, Measurement]) -> str:
+    nested: dict[str, dict[str, object]] = {}
+    for (tag, store), entry in images.items():
+        nested.setdefault(tag, {})[store] = entry.to_json()
+    return json.dumps({"schema": SCHEMA, "images": nested}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _keep_date(old: Measurement | None, new: Measurement) -> Measurement:
@@ -123,14 +153,16 @@ def _keep_date(old: Measurement | None, new: Measurement) -> Measurement:
     return new
 
 
-def _drift(old: Mapping[str, Measurement], new: Mapping[str, Measurement]) -> list[str]:
-    width = max((len(t) for t in [*old, *new]), default=0)
+def _drift(old: Mapping[Key, Measurement], new: Mapping[Key, Measurement]) -> list[str]:
+    several = len({store for _, store in [*old, *new]}) > 1
+    names = {key: f"{key[0]} on {key[1]}" if several else key[0] for key in [*old, *new]}
+    width = max((len(name) for name in names.values()), default=0)
     lines = []
-    for tag in sorted(set(old) | set(new)):
-        before, after = old.get(tag), new.get(tag)
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key), new.get(key)
         if before is not None and after is not None and _keep_date(before, after) == before:
             continue
-        lines.append(drift_line(tag.ljust(width), before, after))
+        lines.append(drift_line(names[key].ljust(width), before, after))
     return lines
 
 

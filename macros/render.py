@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from .measurement import BaseImage, LayerEntry, Measurement, Step, is_site_label
+from .measurement import BaseImage, LayerEntry, Measurement, is_site_label
 from .units import human_duration, human_size, short_id, tabwriter
 
 
@@ -83,27 +83,42 @@ def layers_table(all_layers: Sequence[LayerEntry]) -> str:
     return "\n".join(lines)
 
 
-def steps_block(steps: Sequence[Step], standins: Mapping[str, str] | None = None) -> str:
-    """A build's steps, each marked as taken from the cache or run.
+def steps_block(measurement: Measurement) -> str:
+    """What the builder printed for the reader's command (BuildKit: internal steps folded)."""
+    if measurement.listing:
+        return measurement.listing
+    # recorded before listings were kept: the classic builder's own step lines
+    total = len(measurement.steps)
+    return "\n".join(
+        f"Step {step.step}/{total} : {step.instruction}" + ("\n ---> Using cache" if step.cached else "")
+        for step in measurement.own_steps()
+    )
 
-    `standins` maps a stand-in reference back to the image the Dockerfile names, so that
-    the listing reads like the Dockerfile on the page; a last line says so.
+
+STORE_NAMES = {"containerd": "containerd image store"}
+
+
+def store_name(store: str) -> str:
+    """How a tab names an image store: `containerd image store`, `overlay2`."""
+    return STORE_NAMES.get(store, store)
+
+
+def per_store(shown: Sequence[tuple[str, str]], inline: bool) -> str:
+    """One rendering per image store, side by side; just one when they all agree.
+
+    Blocks become Material content tabs labelled by store: with `content.tabs.link`,
+    choosing a store in one tab set chooses it in every set of the page.
     """
-    total = len(steps)
-    lines = []
-    replaced = False
-    for step in steps:
-        instruction = step.instruction
-        is_from = instruction.upper().startswith("FROM ")
-        for local, official in (standins or {}).items():
-            if is_from and local in instruction.split():
-                instruction = instruction.replace(local, official, 1)
-                replaced = True
-        mark = "[cached]" if step.cached else ("        " if is_from else "[ran]   ")
-        lines.append(f"{mark} Step {step.step}/{total} : {instruction}")
-    if replaced:
-        lines.append("(FROM lines name the images in the Dockerfile; this build used their stand-ins)")
-    return "\n".join(lines)
+    texts = {text for _, text in shown}
+    if len(texts) == 1:
+        return shown[0][1]
+    if inline:
+        return " / ".join(f"{text} ({store})" for store, text in shown)
+    parts = []
+    for store, text in shown:
+        body = "\n".join(f"    {line}" if line.strip() else "" for line in text.splitlines())
+        parts.append(f'=== "{store_name(store)}"\n\n{body}\n')
+    return "\n".join(parts)
 
 
 def size_chart(entries: Sequence[tuple[str, int]], title: str = "Image sizes") -> str:
@@ -152,21 +167,36 @@ def problem_box(message: str, detail: str | None = None) -> str:
     return f'<span class="livedocs-problem">{body}</span>'
 
 
-def provenance_box(entries: Sequence[tuple[str, Measurement]], notice: str | None) -> str:
-    """An admonition saying where this page's figures come from."""
-    if not entries:
+def provenance_box(stores: Sequence[tuple[str, str | None, Sequence[tuple[str, Measurement]]]]) -> str:
+    """An admonition saying where this page's figures come from, store by store."""
+    if not any(entries for _, _, entries in stores):
         return ""
+    warn = any(notice or _standins(entries) for _, notice, entries in stores)
+    lines = [f'???+ {"warning" if warn else "info"} "Engines, builder and base images"', ""]
+    for store, notice, entries in stores:
+        if not entries:
+            continue
+        if len(stores) > 1:
+            lines += [f"    **{store_name(store).capitalize()}**", ""]
+        lines += _provenance_lines(notice, entries)
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def _standins(entries: Sequence[tuple[str, Measurement]]) -> list[str]:
+    return sorted({name for _, e in entries for name, base in e.base_images.items() if base.standin})
+
+
+def _provenance_lines(notice: str | None, entries: Sequence[tuple[str, Measurement]]) -> list[str]:
     engines = {e.engine for _, e in entries if e.engine is not None}
     bases: dict[str, BaseImage] = {}
     for _, entry in entries:
         bases.update(entry.base_images)
     dates = sorted(e.measured_at for _, e in entries if e.measured_at)
-    standins = sorted(name for name, base in bases.items() if base.standin)
-    kind = "warning" if (standins or notice) else "info"
-    lines = [f'???+ {kind} "Engine, builder and base images"', ""]
+    standins = _standins(entries)
+    lines = []
     if notice:
-        lines.append(f"    **Recorded figures:** no engine was used for this build ({notice}).")
-        lines.append("")
+        lines += [f"    **Recorded figures:** not measured in this build ({notice}).", ""]
     if standins:
         lines.append(
             "    **Measured on offline stand-ins** of "
@@ -177,21 +207,21 @@ def provenance_box(entries: Sequence[tuple[str, Measurement]], notice: str | Non
         )
         lines.append("")
     for engine in sorted(engines, key=lambda e: sorted(e.to_json().items())):
+        builder = f"BuildKit (buildx {engine.builder_version})" if engine.builder == "buildkit" else "classic builder"
         lines.append(
             f"    - **Engine:** Docker {engine.version} (API {engine.api_version}),"
-            f" {engine.platform}, storage driver `{engine.storage_driver}`,"
-            f" {engine.builder} builder"
+            f" {engine.platform}, storage driver `{engine.storage_driver}`, {builder}"
             + (f", at `{engine.host}`" if engine.host else "")
             + (f" on `{engine.name}`" if engine.name else "")
         )
     for name, base in sorted(bases.items()):
-        shown = f"`{name}`" + (f" (as `{base.ref}`)" if base.ref != name else "")
+        shown = f"`{name}`" + (f" (stand-in `{base.ref}`)" if base.standin else "")
         lines.append(f"    - **Base image** {shown}: `{short_id(base.id)}`")
     if dates:
         span = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
         lines.append(f"    - **Measured:** {span}")
     lines.append(f"    - **Images:** {', '.join(f'`{tag}`' for tag, _ in entries)}")
-    return "\n".join(lines)
+    return lines
 
 
 def replay_banner(notice: str) -> str:

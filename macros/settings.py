@@ -2,10 +2,14 @@
 
     variable                  mkdocs.yml (extra: livedocs:)   default
     LIVEDOCS_ENGINE           engine                          auto      (auto | live | replay)
+    LIVEDOCS_ENGINES          -                               DOCKER_HOST, else the engines `make engine`
+                                                              started (.cache/livedocs/engines), else the
+                                                              local socket (comma-separated addresses)
     DOCKER_HOST               -                               the local socket
     LIVEDOCS_ENGINE_TIMEOUT   engine_timeout                  30        (seconds per engine call)
     LIVEDOCS_IMAGE_MAP        image_map                       none      (official ref -> stand-in, YAML)
     LIVEDOCS_WORKERS          workers                         cores, at most 4 (0: no threads)
+    LIVEDOCS_BUILDER          builder                         buildkit where `docker buildx` answers, else classic
     LIVEDOCS_SERVE            -                               detected  (1: problems shown, not fatal)
 
 An environment variable wins over `mkdocs.yml`, so a contributor or CI can override the
@@ -23,6 +27,7 @@ from typing import Any
 from .errors import LivedocsError
 
 MODES = ("auto", "live", "replay")
+BUILDERS = ("buildkit", "classic")
 RECORD = "examples/measurements.json"
 CACHE = ".cache/livedocs"
 
@@ -32,6 +37,7 @@ _SOURCES = {
     "timeout": ("LIVEDOCS_ENGINE_TIMEOUT", "engine_timeout"),
     "image_map": ("LIVEDOCS_IMAGE_MAP", "image_map"),
     "workers": ("LIVEDOCS_WORKERS", "workers"),
+    "builder": ("LIVEDOCS_BUILDER", "builder"),
     "serve": ("LIVEDOCS_SERVE", None),
 }
 
@@ -44,10 +50,11 @@ def default_workers() -> int:
 class Settings:
     root: Path
     mode: str = "auto"
-    engine_host: str | None = None  # DOCKER_HOST; None: the local socket
+    engines: tuple[str | None, ...] = (None,)  # engine addresses; None: the local socket
     timeout: float = 30.0
     image_map: str = ""  # a path, relative to `root` or the working folder; "" for none
     workers: int = 1
+    builder: str = ""  # "" : BuildKit where `docker buildx` answers, else the classic builder
     serve: bool = False
 
     @property
@@ -99,15 +106,21 @@ class Settings:
         if found := raw("workers"):
             workers = int(_number(found, 0, 64, "threads", integer=True))
         image_map = str(found[1]) if (found := raw("image_map")) else ""
+        builder = ""
+        if found := raw("builder"):
+            builder = str(found[1]).strip().lower()
+            if builder not in BUILDERS:
+                raise LivedocsError(f"{found[0]}={found[1]!r}: expected one of {', '.join(BUILDERS)}")
         if found := raw("serve"):
             serve = str(found[1]).lower() not in ("0", "false", "no")
         return cls(
             root=root.resolve(),
             mode=mode,
-            engine_host=environ.get("DOCKER_HOST") or None,
+            engines=_engines(root, environ),
             timeout=timeout,
             image_map=image_map,
             workers=workers,
+            builder=builder,
             serve=bool(serve),
         )
 
@@ -122,3 +135,19 @@ def _number(found: tuple[str, Any], low: float, high: float, unit: str, integer:
     if not inside:
         raise LivedocsError(f"{where}={value!r}: expected between {low:g} and {high:g} {unit}")
     return number
+
+
+def _engines(root: Path, environ: Mapping[str, str]) -> tuple[str | None, ...]:
+    """The engines to measure on: LIVEDOCS_ENGINES, else DOCKER_HOST (one engine chosen by
+    hand), else the list `make engine` wrote, else the local socket."""
+    listed = [address.strip() for address in environ.get("LIVEDOCS_ENGINES", "").split(",") if address.strip()]
+    if listed:
+        return tuple(dict.fromkeys(listed))
+    if environ.get("DOCKER_HOST"):
+        return (environ["DOCKER_HOST"],)
+    started = root / CACHE / "engines"
+    if started.is_file():
+        found = [line.split()[-1] for line in started.read_text(encoding="utf-8").splitlines() if line.strip()]
+        if found:
+            return tuple(dict.fromkeys(found))
+    return (None,)

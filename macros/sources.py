@@ -20,7 +20,10 @@ from .settings import RECORD
 
 
 class Facts(Protocol):
-    """What pages and claims read: live measurements or recorded ones."""
+    """What pages and claims read of one image store: live measurements or recorded ones."""
+
+    @property
+    def store(self) -> str: ...  # "containerd", or a graph driver such as "overlay2"
 
     @property
     def notice(self) -> str | None: ...  # why figures are replayed, when they are
@@ -52,7 +55,8 @@ class Source:
 
     live = False
 
-    def __init__(self, specs: Mapping[str, ImageSpec], record: Record, notice: str | None = None) -> None:
+    def __init__(self, store: str, specs: Mapping[str, ImageSpec], record: Record, notice: str | None = None) -> None:
+        self.store = store
         self.specs = dict(specs)
         self.record = record
         self.notice = notice
@@ -77,7 +81,7 @@ class Source:
     def measurement(self, tag: str) -> Measurement:
         """The figures of one image; LivedocsError if unknown or it failed to build."""
         if tag not in self.specs:
-            recorded = self.record.get(tag)
+            recorded = self.record.get(tag, self.store)
             if not self.live and recorded is not None:
                 return recorded
             known = ", ".join(sorted(self.specs)) or "none"
@@ -109,10 +113,12 @@ class ReplaySource(Source):
 
     def prepare(self, tags: Iterable[str], say: Progress) -> None:
         for tag in sorted(set(tags) - set(self.entries) - set(self.problems)):
-            entry = self.record.get(tag)
+            entry = self.record.get(tag, self.store)
             if entry is None:
                 self.problems[tag] = RecordError(
-                    f"no recorded figures for {tag}: build the site once with a Docker engine", path=RECORD
+                    f"no recorded figures for {tag} on the {self.store} store: build the site once with a Docker"
+                    " engine that uses it",
+                    path=RECORD,
                 )
             else:
                 self.entries[tag] = entry

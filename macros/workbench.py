@@ -6,9 +6,10 @@ or the record, as LIVEDOCS_ENGINE says), builds what is stale, reuses what is no
 keeps the record. The mkdocs adapter in `macros/__init__.py` is one thin user of it.
 
     bench = Workbench(Settings.load(root))
-    bench.connect()             # live or replay; EngineUnavailable in live mode without one
+    bench.connect()             # per image store: live or replay; EngineUnavailable in live mode
     bench.prepare()             # build what is stale, in parallel, `after:` images last
-    bench.measurement("go-app-multi").size_bytes
+    for view in bench.views:    # one `Facts` per store
+        view.measurement("go-app-multi").size_bytes
     bench.finish()              # merge into examples/measurements.json; the drift lines
 """
 
@@ -16,13 +17,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 
 from .errors import EngineUnavailable, LivedocsError
 from .examples import load_examples
 from .imagemap import load_image_map
 from .live import LiveSource
-from .measurement import Measurement, Response
 from .record import Record
 from .settings import RECORD, Settings
 from .sources import ReplaySource, Source, Summary
@@ -31,7 +31,11 @@ log = logging.getLogger("mkdocs.livedocs")
 
 
 class Workbench:
-    """Builds, measures and records the examples under `settings.root/examples`; a `Facts`."""
+    """Builds, measures and records the examples under `settings.root/examples`, on every image store.
+
+    `views` holds one `Facts` per image store, live where an engine of that store
+    answers, replayed from the record otherwise.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -39,34 +43,61 @@ class Workbench:
         self.specs = load_examples(self.root)
         self.record = Record(settings.record_path, settings.cache_dir / "record.lock", RECORD)
         self.image_map = load_image_map(self.root, settings.image_map) if settings.mode != "replay" else {}
-        self.source: Source = ReplaySource(
-            self.specs, self.record, "LIVEDOCS_ENGINE=replay: figures are the recorded ones"
-        )
+        self.views: list[Source] = []
+        self.notices: list[str] = []  # why some figures are replayed, if they are
 
     @property
-    def mode(self) -> str:
-        return "live" if self.source.live else "replay"
+    def live(self) -> bool:
+        return any(view.live for view in self.views)
 
     @property
-    def notice(self) -> str | None:
-        return self.source.notice
-
-    @property
-    def problems(self) -> Mapping[str, LivedocsError]:
-        return self.source.problems
+    def problems(self) -> dict[str, LivedocsError]:
+        """Images that failed on some store, by tag (the first store's error)."""
+        found: dict[str, LivedocsError] = {}
+        for view in self.views:
+            for tag, error in view.problems.items():
+                found.setdefault(tag, error)
+        return found
 
     def connect(self) -> None:
-        """Choose live or replay as the settings say; EngineUnavailable in live mode."""
+        """Choose a live or a replayed source per store, as the settings say.
+
+        In live mode every engine must answer (EngineUnavailable names the first that does
+        not); in auto mode a store without an engine is replayed, with a notice.
+        """
+        live: list[Source] = []
+        unanswered: list[str] = []
+        if self.settings.mode != "replay":
+            for host in self.settings.engines:
+                try:
+                    source = LiveSource.connect(self.settings, host, self.specs, self.record, self.image_map)
+                except EngineUnavailable as error:
+                    if self.settings.mode == "live":
+                        raise EngineUnavailable(f"LIVEDOCS_ENGINE=live, but {error.message}") from None
+                    unanswered.append(error.message)
+                    continue
+                if any(view.store == source.store for view in live):
+                    source.close()
+                    raise LivedocsError(f"two engines with the {source.store} image store: {self.settings.engines}")
+                live.append(source)
+        measured = {view.store for view in live}
+        replayed = [store for store in self.record.stores() if store not in measured]
         if self.settings.mode == "replay":
-            return
-        try:
-            self.source = LiveSource.connect(self.settings, self.specs, self.record, self.image_map)
-        except EngineUnavailable as error:
-            if self.settings.mode == "live":
-                raise EngineUnavailable(f"LIVEDOCS_ENGINE=live, but {error.message}") from None
-            self.source = ReplaySource(
-                self.specs, self.record, f"{error.message}; showing the figures recorded in {RECORD}"
+            self.notices.append("LIVEDOCS_ENGINE=replay: figures are the recorded ones")
+        elif unanswered and not live:
+            self.notices.append(f"{'; '.join(unanswered)}; showing the figures recorded in {RECORD}")
+        elif replayed:
+            self.notices.append(
+                f"no engine of the {' or '.join(replayed)} image store answered in this build; its figures are the"
+                f" ones recorded in {RECORD}"
             )
+        self.views = live + [
+            ReplaySource(store, self.specs, self.record, self.notices[-1] if self.notices else None)
+            for store in replayed
+        ]
+        if not self.views:  # nothing measured, nothing recorded: say so where figures are asked for
+            self.views = [ReplaySource("overlay2", self.specs, self.record, self.notices[-1] if self.notices else None)]
+        self.views.sort(key=lambda view: (view.store != "containerd", view.store))
 
     def refresh(self) -> None:
         """Before a rebuild in the same process (`mkdocs serve`): forget only what changed.
@@ -78,34 +109,35 @@ class Workbench:
         self.specs = load_examples(self.root)
         if self.settings.mode != "replay":
             self.image_map = load_image_map(self.root, self.settings.image_map)
-        self.source.refresh(self.specs, self.image_map)
+        for view in self.views:
+            view.refresh(self.specs, self.image_map)
 
     def prepare(self, tags: Iterable[str] | None = None, progress: Callable[[str], None] | None = None) -> Summary:
-        """Resolve images (all by default); failures are kept in `problems`, not raised."""
+        """Resolve images (all by default) on every store; failures are kept in `problems`, not raised."""
         say = progress or log.info
         wanted = list(self.specs) if tags is None else [t for t in tags if t in self.specs]
-        before = Summary(**vars(self.source.summary))
-        started = time.monotonic()
-        self.source.prepare(wanted, say)
-        now = self.source.summary
-        now.seconds += time.monotonic() - started
-        this_run = Summary(now.built - before.built, now.cached - before.cached, now.failed - before.failed)
-        this_run.seconds = now.seconds - before.seconds
-        if this_run.built or this_run.failed:
-            say(f"livedocs: {this_run.line()}")
-        return now
-
-    def measurement(self, tag: str) -> Measurement:
-        return self.source.measurement(tag)
-
-    def response(self, tag: str, path: str) -> Response:
-        return self.source.response(tag, path)
+        total = Summary()
+        for view in self.views:
+            before = Summary(**vars(view.summary))
+            started = time.monotonic()
+            where = f" on {view.store}" if len(self.views) > 1 and view.live else ""
+            view.prepare(wanted, say if not where else lambda line, w=where: say(f"{line}{w}"))
+            now = view.summary
+            now.seconds += time.monotonic() - started
+            run = Summary(now.built - before.built, now.cached - before.cached, now.failed - before.failed)
+            run.seconds = now.seconds - before.seconds
+            if run.built or run.failed:
+                say(f"livedocs: {run.line()}{where}")
+            for name in ("built", "cached", "failed", "seconds"):
+                setattr(total, name, getattr(total, name) + getattr(now, name))
+        return total
 
     def finish(self) -> list[str]:
         """Merge what this build measured into the record (live only); the drift lines."""
-        if not self.source.live:
+        if not self.live:
             return []
         return self.record.save(declared=self.specs)
 
     def close(self) -> None:
-        self.source.close()
+        for view in self.views:
+            view.close()

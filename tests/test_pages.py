@@ -42,17 +42,17 @@ def _render(pages: Pages, path: str = "docs/sizes.md") -> list[str]:
 
 def test_every_macro_is_registered_once_under_its_name() -> None:
     """One registration per macro: the page functions are exactly the @macro methods."""
-    pages = Pages(chapter_facts())
+    pages = Pages([chapter_facts()])
     functions = macros(pages)
     assert set(functions) == set(MACROS) == {
-        "size", "image_id", "reduction", "images_table", "layers", "size_chart", "response",
+        "size", "content_size", "image_id", "reduction", "images_table", "layers", "size_chart", "response",
         "build_error", "build_steps", "cached_steps", "provenance", "claim",
     }  # fmt: skip
     assert functions["size"]("go-app-multi") == "8.7MB"
 
 
 def test_figures_are_formatted_as_the_docker_cli_does() -> None:
-    pages = Pages(chapter_facts())
+    pages = Pages([chapter_facts()])
     shown = _render(pages)
     assert shown[0] == "269MB" and shown[2] == "8.7MB"
     assert shown[4].splitlines()[1] == "REPOSITORY      TAG       IMAGE ID       CREATED       SIZE"
@@ -60,7 +60,7 @@ def test_figures_are_formatted_as_the_docker_cli_does() -> None:
 
 def test_problems_carry_page_and_line() -> None:
     """A false claim and an unknown image are problems at their own lines; true claims are not."""
-    pages = Pages(chapter_facts())
+    pages = Pages([chapter_facts()])
     _render(pages)
     assert [str(p) for p in pages.report()] == [
         'docs/sizes.md:5: claim "size(go-app-multi) < 8MB" is false: size(go-app-multi) is 8.7MB',
@@ -69,20 +69,20 @@ def test_problems_carry_page_and_line() -> None:
 
 
 def test_a_rerendered_page_replaces_its_problems() -> None:
-    pages = Pages(chapter_facts())
+    pages = Pages([chapter_facts()])
     _render(pages)
     _render(pages)
     assert len(pages.report()) == 2
 
 
 def test_claim_marks_say_what_was_measured() -> None:
-    shown = _render(Pages(chapter_facts()))
+    shown = _render(Pages([chapter_facts()]))
     assert 'title="claim &quot;size(go-app-single) &gt; 100MB&quot; holds: size(go-app-single) is 269MB"' in shown[1]
     assert "livedocs-false" in shown[3]
 
 
 def test_a_malformed_claim_is_a_problem_not_an_exception() -> None:
-    pages = Pages(chapter_facts())
+    pages = Pages([chapter_facts()])
     pages.begin_page("docs/x.md", '{{ claim("size(go-app-multi) <") }}\n')
     shown = pages.claim("size(go-app-multi) <")
     assert "livedocs-problem" in shown
@@ -90,7 +90,7 @@ def test_a_malformed_claim_is_a_problem_not_an_exception() -> None:
 
 
 def test_provenance_names_the_images_the_page_showed() -> None:
-    shown = _render(Pages(chapter_facts()))[6]
+    shown = _render(Pages([chapter_facts()]))[6]
     assert "**Images:** `go-app-single`, `go-app-multi`" in shown
     assert "Measured on offline stand-ins" in shown and "Docker 28.5.2" in shown
 
@@ -98,7 +98,7 @@ def test_provenance_names_the_images_the_page_showed() -> None:
 def test_replay_banner_only_on_pages_with_figures() -> None:
     facts = chapter_facts()
     facts.notice = "no Docker engine answers"
-    pages = Pages(facts)
+    pages = Pages([facts])
     _render(pages)
     assert "no Docker engine answers" in pages.replay_banner()
     pages.begin_page("docs/prose.md", "# Only words\n")
@@ -106,7 +106,7 @@ def test_replay_banner_only_on_pages_with_figures() -> None:
 
 
 def test_build_error_and_cached_steps() -> None:
-    pages = Pages(chapter_facts())
+    pages = Pages([chapter_facts()])
     pages.begin_page("docs/x.md", "")
     assert "invalid from flag value bulider" in pages.build_error("typo-stage")
     assert pages.cached_steps("deps-first-edited") == "4 of 6"
@@ -118,7 +118,7 @@ def test_example_failures_no_page_showed_are_still_reported() -> None:
     facts.problems["go-app-broken"] = LivedocsError(
         "building go-app-broken failed", path="examples/x/Dockerfile", line=3
     )
-    pages = Pages(facts)
+    pages = Pages([facts])
     pages.begin_page("docs/x.md", "")
     assert [str(p) for p in pages.report()] == ["examples/x/Dockerfile:3: go-app-broken: building go-app-broken failed"]
 
@@ -134,3 +134,51 @@ def test_layers_table_reads_oldest_first_and_hides_site_labels() -> None:
 def test_size_chart_labels(size: int, shown: str) -> None:
     svg = render.size_chart([("x", size)], "Sizes")
     assert f">{shown}</text>" in svg and "<title" in svg
+
+
+def _two_stores() -> Pages:
+    from dataclasses import replace
+
+    from tests.fakes import FakeFacts
+
+    overlay2 = chapter_facts()
+    bigger = {tag: replace(m, size_bytes=(m.size_bytes or 0) * 2, content_size_bytes=(m.size_bytes or 0) * 3 // 4)
+              for tag, m in overlay2.measurements.items() if m.size_bytes}  # fmt: skip
+    containerd = FakeFacts({**overlay2.measurements, **bigger}, store="containerd")
+    return Pages([containerd, overlay2])
+
+
+def test_two_stores_inline_figures_name_their_store() -> None:
+    pages = _two_stores()
+    pages.begin_page("docs/x.md", '{{ size("go-app-multi") }}\n{{ image_id("go-app-multi") }}\n')
+    assert pages.size("go-app-multi") == "17.4MB (containerd) / 8.7MB (overlay2)"
+
+
+def test_two_stores_blocks_are_linked_tabs() -> None:
+    pages = _two_stores()
+    pages.begin_page("docs/x.md", '{{ images_table("go-app-multi") }}\n{{ build_error("typo-stage") }}\n')
+    table = pages.images_table("go-app-multi")
+    assert table.startswith('=== "containerd image store"\n\n    ```text\n')
+    assert '\n=== "overlay2"\n\n    ```text\n' in table
+    assert not pages.build_error("typo-stage").startswith("==="), "the same on both stores: shown once"
+
+
+def test_a_claim_false_on_one_store_names_that_store() -> None:
+    pages = _two_stores()
+    pages.begin_page("docs/x.md", '{{ claim("size(go-app-multi) < 10MB") }}\n')
+    pages.claim("size(go-app-multi) < 10MB")
+    assert [str(p) for p in pages.report()] == [
+        'docs/x.md:1: claim "size(go-app-multi) < 10MB" is false on containerd: size(go-app-multi) is 17.4MB'
+    ]
+
+
+def test_content_size_is_checked_where_it_is_measured() -> None:
+    """overlay2 has no content size: a claim about it is checked on the containerd store only."""
+    pages = _two_stores()
+    pages.begin_page("docs/x.md", '{{ claim("content_size(go-app-multi) < size(go-app-multi)") }}\n')
+    mark = pages.claim("content_size(go-app-multi) < size(go-app-multi)")
+    assert pages.report() == [] and "holds on containerd" in mark and "overlay2" not in mark
+    only_overlay2 = Pages([chapter_facts()])
+    only_overlay2.begin_page("docs/y.md", '{{ claim("content_size(go-app-multi) < 1GB") }}\n')
+    only_overlay2.claim("content_size(go-app-multi) < 1GB")
+    assert "its quantities are not measured on overlay2" in str(only_overlay2.report()[0])

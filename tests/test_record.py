@@ -27,7 +27,7 @@ WRITER = textwrap.dedent(
 
     root, tag, size, merge = Path(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5] == "merge"
     record = Record(root / "examples" / "measurements.json", root / ".cache" / "record.lock")
-    record.put(tag, image(size))
+    record.put(tag, "overlay2", image(size))
     (root / f"{tag}.ready").touch()
     while not all((root / f"{t}.ready").exists() for t in ("one", "two")):
         time.sleep(0.01)
@@ -39,8 +39,8 @@ WRITER = textwrap.dedent(
 def _seed(root: Path) -> Record:
     (root / "examples").mkdir()
     record = Record(root / "examples" / "measurements.json", root / ".cache" / "record.lock")
-    record.put("kept", image(1_000_000))
-    record.put("gone", image(2_000_000))
+    record.put("kept", "overlay2", image(1_000_000))
+    record.put("gone", "overlay2", image(2_000_000))
     record.save()
     return record
 
@@ -54,7 +54,7 @@ def _two_builds_at_once(root: Path, merge: bool) -> dict[str, int]:
     ]
     assert [build.wait(timeout=60) for build in builds] == [0, 0]
     images = json.loads((root / "examples" / "measurements.json").read_text())["images"]
-    return {tag: entry["size_bytes"] for tag, entry in images.items()}
+    return {tag: stores["overlay2"]["size_bytes"] for tag, stores in images.items()}
 
 
 def test_two_builds_saving_at_once_both_keep_their_figures(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_an_unchanged_figure_keeps_its_date_and_the_file(tmp_path: Path) -> None
     record = _seed(tmp_path)
     before = record.path.read_bytes()
     again = Record(record.path, record.lock_path)
-    again.put("kept", image(1_000_000))
+    again.put("kept", "overlay2", image(1_000_000))
     assert again.save() == []
     assert record.path.read_bytes() == before
 
@@ -92,11 +92,14 @@ def test_an_unchanged_figure_keeps_its_date_and_the_file(tmp_path: Path) -> None
 def test_a_changed_figure_prints_a_drift_line(tmp_path: Path) -> None:
     record = _seed(tmp_path)
     again = Record(record.path, record.lock_path)
-    again.put("kept", image(1_100_000))
+    again.put("kept", "overlay2", image(1_100_000))
     assert again.save() == ["kept  1MB -> 1.1MB  (+10.0%)"]
 
 
-@pytest.mark.parametrize("text", ["{not json", '{"schema": 1}', '{"schema": 9, "images": {}}'])
+@pytest.mark.parametrize(
+    "text",
+    ["{not json", '{"schema": 2}', '{"schema": 9, "images": {}}', '{"schema": 2, "images": {"x": {"overlay2": 3}}}'],
+)
 def test_an_unreadable_record_is_reported_and_left_alone(tmp_path: Path, text: str) -> None:
     from macros.errors import RecordError
 
@@ -106,3 +109,17 @@ def test_an_unreadable_record_is_reported_and_left_alone(tmp_path: Path, text: s
     with pytest.raises(RecordError):
         Record(path, tmp_path / "lock")
     assert path.read_text() == text
+
+
+def test_a_schema_1_record_is_migrated_once_nothing_lost(tmp_path: Path) -> None:
+    """Each schema-1 entry becomes the figure of its engine's store; the next save writes schema 2."""
+    (tmp_path / "examples").mkdir()
+    path = tmp_path / "examples" / "measurements.json"
+    old = {"go-app-multi": image(8_924_856).to_json(), "go-app-single": image(269_726_693).to_json()}
+    path.write_text(json.dumps({"schema": 1, "images": old}))
+    record = Record(path, tmp_path / "lock")
+    assert record.stores() == ["overlay2"]
+    assert record.save() == []  # no figure changed
+    data = json.loads(path.read_text())
+    assert data["schema"] == 2
+    assert {tag: stores["overlay2"] for tag, stores in data["images"].items()} == old

@@ -12,8 +12,8 @@ from macros.settings import Settings, default_workers
 
 def test_defaults(tmp_path: Path) -> None:
     settings = Settings.load(tmp_path, environ={})
-    assert (settings.mode, settings.engine_host, settings.timeout, settings.image_map, settings.serve) == (
-        "auto", None, 30.0, "", False
+    assert (settings.mode, settings.engines, settings.timeout, settings.image_map, settings.serve) == (
+        "auto", (None,), 30.0, "", False
     )  # fmt: skip
     assert settings.workers == default_workers()
     assert settings.record_path == tmp_path.resolve() / "examples" / "measurements.json"
@@ -24,7 +24,7 @@ def test_the_environment_wins_over_mkdocs_yml(tmp_path: Path) -> None:
     settings = Settings.load(
         tmp_path, config=config, environ={"LIVEDOCS_ENGINE": " Replay ", "DOCKER_HOST": "tcp://x:1"}
     )
-    assert (settings.mode, settings.workers, settings.timeout, settings.engine_host) == ("replay", 2, 5.0, "tcp://x:1")
+    assert (settings.mode, settings.workers, settings.timeout, settings.engines) == ("replay", 2, 5.0, ("tcp://x:1",))
 
 
 def test_serve_from_the_generator_or_the_environment(tmp_path: Path) -> None:
@@ -50,3 +50,15 @@ def test_a_bad_setting_is_named(
     with pytest.raises(LivedocsError) as caught:
         Settings.load(tmp_path, config=config, environ=environ)
     assert message in str(caught.value)
+
+
+def test_the_engines_to_measure_on(tmp_path: Path) -> None:
+    """LIVEDOCS_ENGINES, else DOCKER_HOST, else the list `make engine` wrote, else the local socket."""
+    assert Settings.load(tmp_path, environ={}).engines == (None,)
+    listed = tmp_path / ".cache" / "livedocs" / "engines"
+    listed.parent.mkdir(parents=True)
+    listed.write_text("overlay2 unix:///var/run/docker.sock\ncontainerd unix:///run/ld/docker.sock\n")
+    assert Settings.load(tmp_path, environ={}).engines == ("unix:///var/run/docker.sock", "unix:///run/ld/docker.sock")
+    assert Settings.load(tmp_path, environ={"DOCKER_HOST": "tcp://h:1"}).engines == ("tcp://h:1",)
+    both = {"DOCKER_HOST": "tcp://h:1", "LIVEDOCS_ENGINES": "unix:///a.sock, unix:///b.sock"}
+    assert Settings.load(tmp_path, environ=both).engines == ("unix:///a.sock", "unix:///b.sock")

@@ -1,0 +1,214 @@
+"""Builds through BuildKit: `docker buildx build --progress=plain`, as a reader runs them.
+
+The docker SDK cannot drive BuildKit, so the build runs the docker CLI's buildx plugin
+(the docker driver: the image lands in the engine's own store), with the build context
+sent as a tar on stdin. What it prints with `--progress=plain` is what a reader sees;
+`PlainLog` reads it as it streams: the numbered `[stage n/m]` steps, which came from
+the cache, how long each took, and the error of a failed build with its Dockerfile line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .errors import BuildFailed, LivedocsError
+
+_VERTEX = re.compile(r"^#(\d+) (.*)$")
+_STEP = re.compile(r"^\[(?P<stage>[^\]]*?) ?(?P<index>\d+)/(?P<count>\d+)\] (?P<instruction>.*)$")
+_DONE = re.compile(r"^DONE (\d+(?:\.\d+)?)s$")
+_PLACE = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+)$")
+# Vertices a reader's own `docker build .` shows differently or not at all: the context
+# arrives here as a tar on stdin. The page says that these are folded away.
+_FOLDED = ("[internal] ", "copy /context /", "resolving provenance")
+
+
+@dataclass
+class Vertex:
+    number: int
+    name: str
+    cached: bool = False
+    seconds: float | None = None
+    error: str | None = None
+    lines: list[str] = field(default_factory=list)  # as printed, "#N ..." included
+
+
+@dataclass
+class PlainLog:
+    """`--progress=plain` output, read line by line."""
+
+    lines: list[str] = field(default_factory=list)
+    vertices: dict[int, Vertex] = field(default_factory=dict)
+    tail: list[str] = field(default_factory=list)  # the error summary after the steps
+
+    def add(self, line: str) -> None:
+        line = line.rstrip("\n")
+        self.lines.append(line)
+        match = _VERTEX.match(line)
+        if not match:
+            if self.tail or line.startswith(("------", "ERROR:")) or any(v.error for v in self.vertices.values()):
+                self.tail.append(line)
+            return
+        number, text = int(match.group(1)), match.group(2)
+        vertex = self.vertices.get(number)
+        if vertex is None:
+            vertex = self.vertices[number] = Vertex(number, text)
+        vertex.lines.append(line)
+        if text == "CACHED":
+            vertex.cached = True
+        elif done := _DONE.match(text):
+            vertex.seconds = float(done.group(1))
+        elif text.startswith("ERROR: "):
+            vertex.error = text.removeprefix("ERROR: ")
+
+    def steps(self) -> list[tuple[Vertex, re.Match[str]]]:
+        """The Dockerfile's own steps (`[build 2/4] WORKDIR /src`), in the order they started."""
+        found = []
+        for vertex in self.vertices.values():
+            match = _STEP.match(vertex.name)
+            if match:
+                found.append((vertex, match))
+        return found
+
+    def listing(self) -> str:
+        """What the reader's build prints, its internal steps folded away."""
+        kept: list[str] = []
+        for line in self.lines:
+            match = _VERTEX.match(line)
+            if match and (match.group(1) == "0" or self.vertices[int(match.group(1))].name.startswith(_FOLDED)):
+                continue
+            if not line.strip() and (not kept or not kept[-1].strip()):
+                continue
+            kept.append(line)
+        return "\n".join(kept).strip()
+
+    def failure(self) -> str:
+        """The failed step's own lines, then the builder's summary and its `ERROR:` line."""
+        failed = [v for v in self.vertices.values() if v.error is not None]
+        shown = [line for vertex in failed[-1:] for line in vertex.lines]
+        return "\n".join([*shown, *self.tail]).strip() or "\n".join(self.lines[-20:])
+
+    def failed_place(self) -> tuple[str, int] | None:
+        """(Dockerfile, line) the builder points at, if it does."""
+        for line in self.tail:
+            match = _PLACE.match(line.strip())
+            if match:
+                return match.group("file"), int(match.group("line"))
+        return None
+
+
+def buildx_available(host: str | None) -> str | None:
+    """buildx's version if `docker buildx` answers for this engine, else None."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return None
+    try:
+        done = subprocess.run(
+            [docker, "buildx", "version"],
+            env=_environment(host),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.split()[1] if done.returncode == 0 and len(done.stdout.split()) > 1 else None
+
+
+def _environment(host: str | None) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+    if host:
+        environment["DOCKER_HOST"] = host
+    return environment
+
+
+class BuildKitBuilder:
+    """`docker buildx build` against one engine; running builds can be cancelled."""
+
+    name = "buildkit"
+
+    def __init__(self, host: str | None, timeout: float = 1800.0) -> None:
+        self.host = host
+        self.timeout = timeout
+        self._running: set[subprocess.Popen[str]] = set()
+        self._lock = threading.Lock()
+
+    def build(
+        self,
+        tar: bytes,
+        *,
+        dockerfile: str,
+        tag: str | None,
+        labels: Mapping[str, str],
+        target: str | None = None,
+        build_args: Mapping[str, str] | None = None,
+        log: PlainLog | None = None,
+    ) -> PlainLog:
+        """Build; the log, or BuildFailed whose detail is the builder's own error text."""
+        log = log if log is not None else PlainLog()
+        command = ["docker", "buildx", "build", "--progress=plain", "-f", dockerfile]
+        command += [f"--label={k}={v}" for k, v in labels.items()]
+        command += [f"--build-arg={k}={v}" for k, v in (build_args or {}).items()]
+        if tag:
+            command += ["-t", tag]
+        if target:
+            command += ["--target", target]
+        command.append("-")
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=_environment(self.host),
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                start_new_session=True,  # an interrupt is handled here, not sent to it by the terminal
+            )
+        except OSError as error:
+            raise LivedocsError(f"cannot run docker buildx: {error}") from None
+        with self._lock:
+            self._running.add(process)
+        try:
+            feeder = threading.Thread(target=_feed, args=(process, tar), daemon=True)
+            feeder.start()
+            assert process.stdout is not None
+            for line in process.stdout:
+                log.add(line)
+            code = process.wait(timeout=self.timeout)
+        finally:
+            with self._lock:
+                self._running.discard(process)
+        if code != 0:
+            raise BuildFailed("the build failed", detail=log.failure())
+        return log
+
+    def cancel(self) -> None:
+        """Stop every running build (an interrupt): buildx cancels the build in the engine."""
+        with self._lock:
+            running = list(self._running)
+        for process in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+        for process in running:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
+
+def _feed(process: subprocess.Popen[str], tar: bytes) -> None:
+    assert process.stdin is not None
+    with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+        process.stdin.buffer.write(tar)  # type: ignore[attr-defined]
+        process.stdin.close()
