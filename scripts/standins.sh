@@ -94,8 +94,10 @@ build_golang() {
     (cd "$goroot" && tar -c --exclude=__pycache__ --exclude=__init__.py .) \
       | tar -x -C "$work/golang/usr/local/go"
   fi
-  # GOPROXY=off and GOTOOLCHAIN=local: a build never reaches for the network (the real
-  # image would download modules and toolchains; these machines have no network).
+  # GOTOOLCHAIN=local, as the official golang images set it: a go.mod whose go line is
+  # newer than this Go fails the build instead of downloading a newer toolchain (the
+  # chapter's go-line-too-new pitfall shows that error). GOPROXY=off and GOSUMDB=off are
+  # the stand-in's own: the real image would download modules; these machines have no network.
   import_rootfs "$work/golang" "$tag" golang:1.21-alpine3.19 "$hash" \
     --change 'ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change "ENV GOLANG_VERSION=${go_version#go}" \
