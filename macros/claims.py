@@ -1,6 +1,7 @@
 """The claim language: a sentence's promise, parsed (never evaluated as code) and checked.
 
     size(go-app-multi) < 30MB
+    layer_size(go-app-single, 'go build') > 5 * layer_size(go-app-multi, './webapp')
     reduction(go-app-single, go-app-multi) > 90%
     size(go-app-scratch) < size(go-app-multi)
     ratio(go-app-single, go-app-multi) >= 10
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import ClaimSyntaxError, LivedocsError
 from .measurement import content_size_of, failure_of, image_of
@@ -41,7 +42,7 @@ _TOKEN = re.compile(
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<regex>/(?:[^/\\]|\\.)+/)
   | (?P<op><=|>=|==|!=|<|>)
-  | (?P<punct>[(),.])
+  | (?P<punct>[(),.*])
   | (?P<name>[A-Za-z0-9][A-Za-z0-9_.:/-]*[A-Za-z0-9_]|[A-Za-z0-9])
     """,
     re.VERBOSE,
@@ -91,6 +92,8 @@ def tokenize(source: str) -> list[Token]:
 class Call:
     function: str
     arguments: tuple[str, ...]
+    factor: float = 1.0  # `0.5 * duration(x)`: the measured value times a factor
+    factor_text: str = ""
 
     @property
     def kind(self) -> str:
@@ -211,6 +214,13 @@ class _Parser:
         if token.kind == "number":
             self.index += 1
             number = float(token.text)
+            following = self.peek()
+            if token.unit is None and following is not None and following.text == "*":
+                self.index += 1  # a factor: `5 * layer_size(...)`
+                scaled = self.operand()
+                if not isinstance(scaled, Call) or scaled.factor != 1.0 or scaled.kind == "text":
+                    raise ClaimSyntaxError(f"a factor ({token.text} *) multiplies a measured quantity")
+                return replace(scaled, factor=number, factor_text=token.text)
             if token.unit == "%":
                 return Literal(number, "percent", token.text + "%")
             if token.unit:
@@ -241,7 +251,8 @@ class _Parser:
             if kind == "image":
                 arguments.append(self.take("name", what="an image name").text)
             else:
-                arguments.append(_unquote(self.take("string", what="a quoted path such as '/'").text))
+                what = "a quoted path such as '/'" if kind == "path" else "a quoted text such as 'go build'"
+                arguments.append(_unquote(self.take("string", what=what).text))
         self.take("punct", ")", what=f"')' after {len(kinds)} argument(s) to {function}()")
         return Call(function, tuple(arguments))
 
@@ -347,6 +358,15 @@ def _ratio(facts: Facts, args: tuple[str, ...], note: Note) -> float:
     return before / after
 
 
+def _layer_size(facts: Facts, args: tuple[str, ...], note: Note) -> float:
+    """The newest layer whose `docker history` CREATED BY contains the text."""
+    measurement = image_of(facts.measurement(args[0]), args[0])
+    for layer in measurement.layers:  # newest first
+        if args[1] in layer.created_by:
+            return float(layer.size_bytes)
+    raise LivedocsError(f"no layer of {args[0]} was created by anything containing {args[1]!r}")
+
+
 def _cached_steps(facts: Facts, args: tuple[str, ...], note: Note) -> float:
     cached, total = image_of(facts.measurement(args[0]), args[0]).cached_steps()
     note(f"{args[0]} took {cached} of {total} steps from the cache")
@@ -377,6 +397,7 @@ FUNCTIONS: dict[str, Function] = {
     "layers": Function(("image",), "number", lambda f, a, note: float(len(image_of(f.measurement(a[0]), a[0]).layers))),
     "status": Function(("image", "path"), "number", lambda f, a, note: float(f.response(a[0], a[1]).status)),
     "body": Function(("image", "path"), "text", lambda f, a, note: f.response(a[0], a[1]).body),
+    "layer_size": Function(("image", "text"), "bytes", _layer_size),
     "cached_steps": Function(("image",), "number", _cached_steps, says_itself=True),
     "steps": Function(
         ("image",), "number", lambda f, a, note: float(image_of(f.measurement(a[0]), a[0]).cached_steps()[1])
@@ -391,6 +412,9 @@ def _value(operand: Operand, facts: Facts, measured: list[str]) -> float | str:
     value = function.measure(facts, operand.arguments, measured.append)
     if not function.says_itself:
         measured.append(f"{operand} is {_show(operand.kind, value)}")
+    if operand.factor != 1.0:
+        value = float(value) * operand.factor
+        measured.append(f"{operand.factor_text} * {operand} is {_show(operand.kind, value)}")
     return value
 
 

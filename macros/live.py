@@ -64,6 +64,7 @@ class LiveSource(Source):
         self._local = threading.local()
         self._lock = threading.RLock()
         self._base_ids: dict[str, tuple[str, bool]] = {}
+        self._base_rows: dict[str, list[tuple[str, int]]] = {}  # a base image's history
         self._fingerprints: dict[str, str] = {}
         self.builder = choose_builder(settings, self.host, self.image_map, lambda: self.engine)
         self.engine_facts = replace(engine.facts(), builder=self.builder.name, builder_version=self.builder.version)
@@ -318,11 +319,13 @@ class LiveSource(Source):
         if info is None:
             raise plan.spec.error(f"{plan.spec.tag} was built but the engine cannot find it")
         size, content = self.engine.listed_sizes(info.id)
-        base_ids = {base.id for base in plan.bases.values()}
-        layers, in_base = [], False
-        for layer in self.engine.history(info.id):  # newest first
-            in_base = in_base or layer.id in base_ids
-            layers.append(LayerEntry(layer.created_by, layer.size_bytes, in_base))
+        history = self.engine.history(info.id)  # newest first
+        rows = [(layer.created_by, layer.size_bytes) for layer in history]
+        inherited = self._inherited_rows(plan, rows)
+        layers = [
+            LayerEntry(layer.created_by, layer.size_bytes, number >= len(history) - inherited)
+            for number, layer in enumerate(history)
+        ]
         return Measurement(
             key=plan.key,
             example=plan.spec.example,
@@ -338,6 +341,20 @@ class LiveSource(Source):
             listing=built.listing,
             content_size_bytes=content,
         )
+
+    def _inherited_rows(self, plan: Plan, rows: list[tuple[str, int]]) -> int:
+        """How many of the oldest history rows the final stage's base image brought."""
+        found = 0
+        for base in plan.bases.values():
+            with self._lock:
+                theirs = self._base_rows.get(base.id)
+            if theirs is None:
+                theirs = [(layer.created_by, layer.size_bytes) for layer in self.engine.history(base.id)]
+                with self._lock:
+                    self._base_rows[base.id] = theirs
+            if theirs and len(theirs) > found and rows[-len(theirs) :] == theirs:
+                found = len(theirs)
+        return found
 
     def _shown(self, spec: ImageSpec) -> str:
         return spec.dockerfile_path.relative_to(self.root).as_posix()

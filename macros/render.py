@@ -65,11 +65,11 @@ def clean_instruction(created_by: str) -> str:
 
 
 def layers_table(all_layers: Sequence[LayerEntry]) -> str:
-    """The image's layers, oldest first, as a Markdown table (this site's LABEL layers left out)."""
+    """The image's layers, newest first as `docker history` prints them (this site's LABEL layers left out)."""
     layers = [layer for layer in all_layers if not is_site_label(layer.created_by)]
     hidden = len(all_layers) - len(layers)
     lines = ["| # | Created by | From | Size |", "|--:|---|---|--:|"]
-    for number, layer in enumerate(reversed(layers), start=1):
+    for number, layer in enumerate(layers, start=1):
         instruction = clean_instruction(layer.created_by).replace("|", "\\|")
         if len(instruction) > 90:
             instruction = instruction[:89] + "…"

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from macros.claims import BuildFails, Call, Comparison, Literal, check, parse
-from macros.errors import ClaimSyntaxError
+from macros.errors import ClaimSyntaxError, LivedocsError
 from tests.fakes import chapter_facts
 
 
@@ -43,6 +43,10 @@ def test_parses_a_failing_build() -> None:
         ("body(go-app-static, '/') matches /<h1>W\\w+<\\/h1>/", True),
         ("cached_steps(deps-first-edited) > cached_steps(copy-all-edited)", True),
         ("layers(go-app-multi) == 3", True),
+        ("layer_size(go-app-single, 'layer 1') > 5 * layer_size(go-app-multi, 'layer 1')", True),
+        ("layer_size(go-app-single, 'layer 1') > 50 * layer_size(go-app-multi, 'layer 1')", False),
+        ("size(go-app-scratch) < 0.8 * size(go-app-multi)", True),
+        ("size(go-app-scratch) < 0.7 * size(go-app-multi)", False),
         ("build(typo-stage) fails with /invalid from flag value|failed to resolve source metadata/", True),
         ("build(typo-stage) fails with /no such file or directory/", False),
     ],
@@ -74,6 +78,9 @@ def test_false_claim_summary_names_the_measured_value() -> None:
         ("__import__('os').system('true')", "unexpected"),
         ("status(x, 200) == 200", "a quoted path such as '/'"),
         ("status(x, /) == 200", "unexpected '/' at column 11"),
+        ("size(x) < 2 * 3MB", "a factor (2 *) multiplies a measured quantity"),
+        ("size(x) < 2 * 3 * size(y)", "a factor (2 *) multiplies a measured quantity"),
+        ("layer_size(x, 7) > 1MB", "a quoted text such as 'go build'"),
     ],
 )
 def test_malformed_claims_say_what_is_wrong(source: str, message: str) -> None:
@@ -85,9 +92,22 @@ def test_malformed_claims_say_what_is_wrong(source: str, message: str) -> None:
 
 @settings(max_examples=400, deadline=None)
 @given(
-    st.text(alphabet=st.sampled_from(list("size(),<>=!%'/ MBkb90.-_abcxyz\\\"")), max_size=60) | st.text(max_size=40)
+    st.text(alphabet=st.sampled_from(list("size(),<>=!%'/* MBkb90.-_abcxyz\\\"")), max_size=60) | st.text(max_size=40)
 )
 def test_parser_raises_only_its_own_error(source: str) -> None:
     """Whatever the text, parse() returns a claim or raises ClaimSyntaxError."""
     with contextlib.suppress(ClaimSyntaxError):
         parse(source)
+
+
+def test_a_factor_reads_as_written_in_the_verdict() -> None:
+    verdict = check(parse("size(go-app-scratch) < 0.8 * size(go-app-multi)"), chapter_facts())
+    assert verdict.summary() == (
+        'claim "size(go-app-scratch) < 0.8 * size(go-app-multi)" holds: size(go-app-scratch) is 6.5MB;'
+        " size(go-app-multi) is 8.7MB; 0.8 * size(go-app-multi) is 6.96MB"
+    )
+
+
+def test_an_unknown_layer_says_so() -> None:
+    with pytest.raises(LivedocsError, match="no layer of go-app-multi was created by anything containing 'nope'"):
+        check(parse("layer_size(go-app-multi, 'nope') > 1B"), chapter_facts())

@@ -123,11 +123,11 @@ def test_example_failures_no_page_showed_are_still_reported() -> None:
     assert [str(p) for p in pages.report()] == ["examples/x/Dockerfile:3: go-app-broken: building go-app-broken failed"]
 
 
-def test_layers_table_reads_oldest_first_and_hides_site_labels() -> None:
+def test_layers_table_reads_newest_first_as_docker_history_and_hides_site_labels() -> None:
     layers = chapter_facts().measurement("go-app-multi").layers
     table = render.layers_table(layers)
     rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
-    assert [row.split("|")[2].strip() for row in rows] == ["`RUN layer 2`", "`RUN layer 1`", "`RUN layer 0`"]
+    assert [row.split("|")[2].strip() for row in rows] == ["`RUN layer 0`", "`RUN layer 1`", "`RUN layer 2`"]
 
 
 @pytest.mark.parametrize(("size", "shown"), [(0, "0B"), (7_380_000, "7.38MB"), (221_700_000, "222MB")])
