@@ -217,3 +217,17 @@ def write_atomically(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def merge_records(target: Path, lock_path: Path, measured: Iterable[tuple[Path, str]]) -> list[str]:
+    """Merge the figures of `store` from each (record file, store) into `target`; the drift lines.
+
+    How the scheduled rebuild joins the records its runners made, one per image store:
+    each runner's file holds fresh figures for its own store only.
+    """
+    record = Record(target, lock_path)
+    for path, store in measured:
+        for (tag, found_store), entry in Record(path, lock_path).images.items():
+            if found_store == store:
+                record.put(tag, store, entry)
+    return record.save()

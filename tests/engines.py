@@ -109,10 +109,17 @@ class SecondEngine:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=30)
-        # containerd-shims of a killed engine may linger in the session
+        # containerd-shims of a killed engine may linger in the session, or (started in a
+        # session of their own) outside it: every process that names this engine's folder
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if self.process is not None:
                 os.killpg(self.process.pid, signal.SIGKILL)
+        for process in Path("/proc").glob("[0-9]*"):
+            with contextlib.suppress(OSError):
+                if str(self.home).encode() in (process / "cmdline").read_bytes():
+                    os.kill(int(process.name), signal.SIGKILL)
+        time.sleep(0.5)
+        subprocess.run(["umount", "-R", str(self.home / "exec" / "netns")], capture_output=True, check=False)
         subprocess.run(["umount", "-R", str(self.home / "data")], capture_output=True, check=False)
         subprocess.run(["umount", "-R", str(self.home / "exec")], capture_output=True, check=False)
         shutil.rmtree(self.home, ignore_errors=True)

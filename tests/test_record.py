@@ -123,3 +123,24 @@ def test_a_schema_1_record_is_migrated_once_nothing_lost(tmp_path: Path) -> None
     data = json.loads(path.read_text())
     assert data["schema"] == 2
     assert {tag: stores["overlay2"] for tag, stores in data["images"].items()} == old
+
+
+def test_records_of_two_runners_merge_store_by_store(tmp_path: Path) -> None:
+    """The scheduled rebuild's last job: each runner's file gives the figures of its own store."""
+    from macros.record import merge_records
+
+    def record_file(name: str, entries: dict[tuple[str, str], int]) -> Path:
+        path = tmp_path / name
+        record = Record(path, tmp_path / "lock")
+        for (tag, store), size in entries.items():
+            record.put(tag, store, image(size))
+        record.save()
+        return path
+
+    target = record_file("measurements.json", {("x", "containerd"): 10, ("x", "overlay2"): 20})
+    containerd = record_file("containerd.json", {("x", "containerd"): 11, ("x", "overlay2"): 20})
+    overlay2 = record_file("overlay2.json", {("x", "containerd"): 10, ("x", "overlay2"): 22})
+    drift = merge_records(target, tmp_path / "lock", [(containerd, "containerd"), (overlay2, "overlay2")])
+    assert drift == ["x on containerd  10B -> 11B  (+10.0%)", "x on overlay2    20B -> 22B  (+10.0%)"]
+    merged = json.loads(target.read_text())["images"]["x"]
+    assert (merged["containerd"]["size_bytes"], merged["overlay2"]["size_bytes"]) == (11, 22)
