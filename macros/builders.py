@@ -88,6 +88,10 @@ class BuildKit:
                 log=log,
             )
         except BuildFailed as failure:
+            engine = self._engine()
+            if not engine.answers():  # not the example's fault: the engine went away
+                last = (failure.detail or "").strip().splitlines()[-1:] or ["no output"]
+                raise engine.stopped(last[0], " during a build") from None
             place = log.failed_place()
             raise BuildFailed(
                 "the build failed",

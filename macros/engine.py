@@ -91,7 +91,15 @@ class Engine:
             raise EngineUnavailable(f"no Docker engine answers at {where}: {_reason(error)}") from None
         return cls(client, where, build_timeout)
 
-    def _stopped(self, error: BaseException, during: str = "") -> EngineUnavailable:
+    def answers(self) -> bool:
+        """Whether the engine answers a ping now."""
+        try:
+            return bool(self._api.ping())
+        except _API_ERRORS:
+            return False
+
+    def stopped(self, error: BaseException | str, during: str = "") -> EngineUnavailable:
+        """The error to raise when the engine went away (`during`: " during a build")."""
         return EngineUnavailable(f"the engine at {self.host} stopped answering{during}: {error}")
 
     def close(self) -> None:
@@ -104,7 +112,7 @@ class Engine:
                 version = self._api.version()
                 info = self._api.info()
             except _API_ERRORS as error:
-                raise self._stopped(error) from None
+                raise self.stopped(error) from None
             self._facts = EngineFacts(
                 version=str(version.get("Version", "?")),
                 api_version=str(version.get("ApiVersion", "?")),
@@ -131,7 +139,7 @@ class Engine:
                 return None
             raise LivedocsError(f"inspecting {ref} failed: {error.explanation}") from None
         except _API_ERRORS as error:
-            raise self._stopped(error) from None
+            raise self.stopped(error) from None
         return ImageInfo(
             id=data["Id"],
             size_bytes=int(data["Size"]),
@@ -155,7 +163,7 @@ class Engine:
             params = {"manifests": "1"} if newer else {}
             listed = self._api._result(self._api._get(url, params=params), json=True)
         except _API_ERRORS as error:
-            raise self._stopped(error) from None
+            raise self.stopped(error) from None
         for image in listed:
             if image.get("Id") == image_id:
                 manifests = [m for m in image.get("Manifests") or () if m.get("Kind") == "image" and m.get("Available")]
@@ -184,7 +192,7 @@ class Engine:
         try:
             images = self._api.images(name=repository)
         except _API_ERRORS as error:
-            raise self._stopped(error) from None
+            raise self.stopped(error) from None
         return sorted(t for image in images for t in image.get("RepoTags") or () if t.startswith(f"{repository}:"))
 
     def tag(self, image_id: str, repository: str, tag: str) -> None:
@@ -259,7 +267,7 @@ class Engine:
             self.discard(log)
             raise BuildFailed("the build failed", detail=str(error.explanation or error), build_log=log) from None
         except _API_ERRORS as error:
-            raise self._stopped(error, " during a build") from None
+            raise self.stopped(error, " during a build") from None
         if image_id is None:
             for line in reversed(log.lines):
                 if line.startswith("Successfully built "):

@@ -70,6 +70,10 @@ class Built:
     def record(self) -> dict:
         return json.loads((self.root / "examples" / "measurements.json").read_text())
 
+    def entry(self, tag: str, store: str = "overlay2") -> dict:
+        """One image's recorded figures on one store (the default engine's is overlay2)."""
+        return self.record()["images"][tag][store]
+
 
 class TinySite:
     """A whole small site in a temporary folder, built with the real mkdocs CLI."""
@@ -105,9 +109,18 @@ class TinySite:
     def write(self, text: str, name: str = "index.md") -> None:
         (self.root / "docs" / name).write_text(textwrap.dedent(text))
 
-    def build(self, *, mode: str | None = None, docker_host: str | None = None, timeout: float = 600) -> Built:
+    def build(
+        self,
+        *,
+        mode: str | None = None,
+        docker_host: str | None = None,
+        engines: dict[str, str] | None = None,
+        timeout: float = 600,
+    ) -> Built:
         env = {**os.environ, "LIVEDOCS_IMAGE_MAP": str(IMAGE_MAP), "NO_MKDOCS_2_WARNING": "1"}
         env.pop("LIVEDOCS_ENGINE", None)
+        if engines:
+            env["LIVEDOCS_ENGINES"] = ",".join(engines.values())
         if mode:
             env["LIVEDOCS_ENGINE"] = mode
         if docker_host:
@@ -137,3 +150,20 @@ def container_events(client: docker.DockerClient, since: float, until: float) ->
 
 def now() -> float:
     return time.time()
+
+
+def store_engines(*needed: str) -> dict[str, str]:
+    """store -> engine address, from the list `make engine` wrote; a missing store is a failure."""
+    listed = REPO / ".cache" / "livedocs" / "engines"
+    found = {}
+    if listed.is_file():
+        for line in listed.read_text().splitlines():
+            if line.strip():
+                store, address = line.split()
+                found[store] = address
+    for store in needed:
+        if store not in found:
+            pytest.fail(
+                f"no engine of the {store} image store: run `make engine` (root, Debian) or list one in {listed}"
+            )
+    return found

@@ -8,10 +8,12 @@ bytes would race with anyone building the site in this tree at the same time).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from .conftest import REPO
 
@@ -57,9 +59,40 @@ def test_quick_bench_writes_positive_figures_and_leaves_the_record_alone(tmp_pat
     warm = measurements["warm_live_build"]
     assert warm["baseline"] == "replay_build" and warm["ratio"] > 0
     assert warm["target"] == 1.15 and isinstance(warm["passed"], bool)
+    # One round: its ratio is the warm build over the replay build timed just before it.
+    [ratio] = warm["ratios"]
+    assert ratio == warm["ratio"]
+    assert abs(ratio - warm["samples"][0] / measurements["replay_build"]["samples"][0]) < 0.01
+    assert f"rounds {ratio:.2f}; median {ratio:.2f}" in done.stdout
 
     # The table names every measurement and shows the previous run beside the new one.
     for item in measurements.values():
         assert item["label"] in done.stdout
     assert "previous (2000-01-01T00:00:00Z)" in done.stdout
     assert "4.321 s" in done.stdout
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_verdict_is_the_median_of_the_rounds_ratios_not_a_ratio_of_medians() -> None:
+    """Other work on the machine slowed the warm build in round 2 and the replay build in
+    round 3: the median of one column over the median of the other would say 1.23, FAIL."""
+    bench = load_bench()
+    found = bench.new_samples()
+    for replay, warm in ((1.0, 0.94), (1.0, 1.99), (1.78, 1.2282)):
+        bench.add_round(found, replay_build=replay, warm_live_build=warm)
+
+    item = bench.summarize(found)["warm_live_build"]
+
+    assert item["ratios"] == [0.94, 1.99, 0.69]
+    assert item["ratio"] == 0.94 and item["passed"] is True
+    assert round(item["median"] / 1.0, 2) == 1.23, "the ratio of the medians, which the verdict no longer uses"
+    [line] = [line for line in bench.ratio_lines({"measurements": bench.summarize(found)}) if "rounds" in line]
+    assert "rounds 0.94, 1.99, 0.69; median 0.94 (target <= 1.15) PASS" in line

@@ -123,7 +123,8 @@ def test_engine_answers_slowly(site: TinySite, second_engine: SecondEngine) -> N
 
 
 def containers(client: docker.DockerClient) -> set[str]:
-    return {c.id for c in client.containers.list(all=True)}
+    # `sparse`: IDs only, no inspect of each (a container removed meanwhile would be a 404)
+    return {c.id for c in client.containers.list(all=True, sparse=True)}
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -208,7 +209,7 @@ def test_run_checks_are_on_a_short_leash(site: TinySite) -> None:
     site.write("# t\n{{ response('fixture-leash', '/') }}\n")
     built = site.build()
     assert built.code == 0, built.output
-    body = built.record()["images"]["fixture-leash"]["responses"]["/"]["body"]
+    body = built.entry("fixture-leash")["responses"]["/"]["body"]
     assert "CapEff:\t0000000000000000" in body
     assert "NoNewPrivs:\t1" in body
     assert "memory 268435456" in body
@@ -234,7 +235,7 @@ def test_two_builds_at_once(site: TinySite) -> None:
         text=True,
         check=True,
     ).stdout.strip()
-    assert record["images"]["fixture-hello"]["size_bytes"] == int(size)
+    assert record["images"]["fixture-hello"]["overlay2"]["size_bytes"] == int(size)
     assert leftovers(site.root) == []
 
 
@@ -244,7 +245,7 @@ def test_two_builds_at_once(site: TinySite) -> None:
 def test_corrupted_record_is_reported_and_left_alone(site: TinySite) -> None:
     site.example("hello")
     site.write("# t\n{{ size('fixture-hello') }}\n")
-    broken = '{"schema": 1, "images": {"fixture-hello": {"size_bytes": 12'
+    broken = '{"schema": 2, "images": {"fixture-hello": {"overlay2": {"size_bytes": 12'
     (site.root / "examples" / "measurements.json").write_text(broken)
     built = site.build()
     assert built.code == 1

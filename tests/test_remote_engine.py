@@ -19,7 +19,7 @@ def test_figures_come_from_the_engine_docker_host_names(site: TinySite, docker_c
         built = site.build(docker_host=engine.tcp_host)
         until = now()
         assert built.code == 0, built.output
-        entry = built.record()["images"]["fixture-slow"]
+        entry = built.entry("fixture-slow")
         remote_id = engine.docker("image", "inspect", "--format", "{{.Id}}", "fixture-slow").stdout.strip()
         remote_size = engine.docker("image", "inspect", "--format", "{{.Size}}", "fixture-slow").stdout.strip()
         assert entry["image_id"] == remote_id

