@@ -52,8 +52,17 @@ def macro(kind: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
             try:
                 if kind == "page":
                     return method(self, *args, **kwargs)
-                shown = [(view.store, method(self, view, *args, **kwargs)) for view in self.views]
-                return render.per_store(shown, inline=kind == "inline")
+                shown = []
+                for view in self.views:
+                    try:
+                        shown.append((view.store, method(self, view, *args, **kwargs)))
+                    except NotMeasuredHere:
+                        if len(self.views) == 1:
+                            raise
+                if not shown:
+                    stores = ", ".join(view.store for view in self.views)
+                    raise LivedocsError(f"{method.__name__}({', '.join(map(str, args))}) is not measured on {stores}")
+                return render.per_store(shown, inline=kind == "inline", named=len(shown) < len(self.views))
             except LivedocsError as error:
                 return self.problem(self.line, error)
 

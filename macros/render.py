@@ -103,14 +103,15 @@ def store_name(store: str) -> str:
     return STORE_NAMES.get(store, store)
 
 
-def per_store(shown: Sequence[tuple[str, str]], inline: bool) -> str:
+def per_store(shown: Sequence[tuple[str, str]], inline: bool, named: bool = False) -> str:
     """One rendering per image store, side by side; just one when they all agree.
 
     Blocks become Material content tabs labelled by store: with `content.tabs.link`,
-    choosing a store in one tab set chooses it in every set of the page.
+    choosing a store in one tab set chooses it in every set of the page. `named`: some
+    store has no such figure, so even one figure says which store it is from.
     """
     texts = {text for _, text in shown}
-    if len(texts) == 1:
+    if len(texts) == 1 and not named:
         return shown[0][1]
     if inline:
         return " / ".join(f"{text} ({store})" for store, text in shown)

@@ -182,3 +182,11 @@ def test_content_size_is_checked_where_it_is_measured() -> None:
     only_overlay2.begin_page("docs/y.md", '{{ claim("content_size(go-app-multi) < 1GB") }}\n')
     only_overlay2.claim("content_size(go-app-multi) < 1GB")
     assert "its quantities are not measured on overlay2" in str(only_overlay2.report()[0])
+
+
+def test_a_figure_one_store_lacks_shows_the_others() -> None:
+    """content_size exists on the containerd store only: the figure is that store's, named."""
+    pages = _two_stores()
+    pages.begin_page("docs/x.md", '{{ content_size("go-app-multi") }}\n')
+    assert pages.content_size("go-app-multi") == "6.53MB (containerd)"
+    assert pages.report() == []
