@@ -12,11 +12,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from .buildkit import BuildKitBuilder, PlainLog
 from .buildlog import BuildLog
+from .context import BuildRequest
 from .dockerfile import step_line
 from .engine import Engine
 from .errors import BuildFailed, LivedocsError
@@ -38,19 +39,6 @@ class Built:
     listing: str
 
 
-@dataclass(frozen=True)
-class Request:
-    """One build: the context tar as sent and what to do with it."""
-
-    tar: bytes
-    dockerfile: str  # inside the context
-    dockerfile_text: str  # as sent, to point a classic error at its line
-    tag: str
-    labels: Mapping[str, str]
-    target: str | None = None
-    build_args: Mapping[str, str] = field(default_factory=dict)
-
-
 class Builder(Protocol):
     name: str
     version: str
@@ -58,7 +46,7 @@ class Builder(Protocol):
     # base image's layers newest, so that image is built again (from the cache) first.
     rewarms_before_edits: bool
 
-    def build(self, request: Request) -> Built: ...
+    def build(self, request: BuildRequest) -> Built: ...
     def forget_stages(self, tag: str) -> None: ...
     def cancel(self) -> None: ...
 
@@ -75,18 +63,10 @@ class BuildKit:
         self._image_map = image_map
         self._engine = engine
 
-    def build(self, request: Request) -> Built:
+    def build(self, request: BuildRequest) -> Built:
         log = PlainLog()
         try:
-            self._buildx.build(
-                request.tar,
-                dockerfile=request.dockerfile,
-                tag=request.tag,
-                labels=request.labels,
-                target=request.target,
-                build_args=request.build_args,
-                log=log,
-            )
+            self._buildx.build(request, log)
         except BuildFailed as failure:
             engine = self._engine()
             if not engine.answers():  # not the example's fault: the engine went away
@@ -134,26 +114,18 @@ class Classic:
         self._in_flight: list[BuildLog] = []
         self._lock = threading.Lock()
 
-    def build(self, request: Request) -> Built:
+    def build(self, request: BuildRequest) -> Built:
         log = BuildLog()
         with self._lock:
             self._in_flight.append(log)
         try:
-            image_id, log = self._engine().build(
-                request.tar,
-                dockerfile=request.dockerfile,
-                tag=request.tag,
-                labels=request.labels,
-                target=request.target,
-                build_args=request.build_args,
-                log=log,
-            )
+            image_id, log = self._engine().build(request, log)
         except BuildFailed as failure:
             step = failure.build_log.last_step if failure.build_log else None
             raise BuildFailed(
                 "the build failed" + (f" at step {step}" if step else ""),
                 detail=official_names(failure.detail or "", self._image_map),
-                line=step_line(request.dockerfile_text, step) if step else None,
+                line=step_line(request.context.dockerfile_text, step) if step else None,
             ) from None
         finally:
             with self._lock:

@@ -16,9 +16,9 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from .context import BuildRequest
 from .errors import BuildFailed, LivedocsError
 
 _VERTEX = re.compile(r"^#(\d+) (.*)$")
@@ -141,26 +141,15 @@ class BuildKitBuilder:
         self._running: set[subprocess.Popen[str]] = set()
         self._lock = threading.Lock()
 
-    def build(
-        self,
-        tar: bytes,
-        *,
-        dockerfile: str,
-        tag: str | None,
-        labels: Mapping[str, str],
-        target: str | None = None,
-        build_args: Mapping[str, str] | None = None,
-        log: PlainLog | None = None,
-    ) -> PlainLog:
+    def build(self, request: BuildRequest, log: PlainLog | None = None) -> PlainLog:
         """Build; the log, or BuildFailed whose detail is the builder's own error text."""
         log = log if log is not None else PlainLog()
-        command = ["docker", "buildx", "build", "--progress=plain", "-f", dockerfile]
-        command += [f"--label={k}={v}" for k, v in labels.items()]
-        command += [f"--build-arg={k}={v}" for k, v in (build_args or {}).items()]
-        if tag:
-            command += ["-t", tag]
-        if target:
-            command += ["--target", target]
+        command = ["docker", "buildx", "build", "--progress=plain", "-f", request.context.dockerfile]
+        command += [f"--label={k}={v}" for k, v in request.labels.items()]
+        command += [f"--build-arg={k}={v}" for k, v in request.build_args.items()]
+        command += ["-t", request.tag]
+        if request.target:
+            command += ["--target", request.target]
         command.append("-")
         try:
             process = subprocess.Popen(
@@ -179,7 +168,7 @@ class BuildKitBuilder:
         with self._lock:
             self._running.add(process)
         try:
-            feeder = threading.Thread(target=_feed, args=(process, tar), daemon=True)
+            feeder = threading.Thread(target=_feed, args=(process, request.context.tar), daemon=True)
             feeder.start()
             assert process.stdout is not None
             for line in process.stdout:

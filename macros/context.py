@@ -14,7 +14,7 @@ import os
 import re
 import tarfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .dockerfile import rewrite_images
@@ -97,6 +97,17 @@ class BuildContext:
     digest: str  # sha256 of the tar, which is deterministic
     dockerfile: str  # path of the Dockerfile inside the context
     dockerfile_text: str  # as sent (FROM lines rewritten)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One build: the context as sent, and what to do with it."""
+
+    context: BuildContext
+    tag: str
+    labels: Mapping[str, str]
+    target: str | None = None
+    build_args: Mapping[str, str] = field(default_factory=dict)
 
 
 def _files(context: Path, repository: Path, spec: ImageSpec) -> list[tuple[str, Path]]:

@@ -22,6 +22,7 @@ import requests.exceptions
 import urllib3.exceptions
 
 from .buildlog import BuildLog
+from .context import BuildRequest
 from .errors import BuildFailed, EngineUnavailable, LivedocsError, RunFailed
 from .measurement import EngineFacts
 from .units import iso_utc
@@ -221,29 +222,19 @@ class Engine:
         except docker.errors.APIError:
             pass  # still used by a tag or a container: not ours to force
 
-    def build(
-        self,
-        tar: bytes,
-        *,
-        dockerfile: str,
-        tag: str | None,
-        labels: Mapping[str, str],
-        target: str | None = None,
-        build_args: Mapping[str, str] | None = None,
-        log: BuildLog | None = None,
-    ) -> tuple[str, BuildLog]:
+    def build(self, request: BuildRequest, log: BuildLog | None = None) -> tuple[str, BuildLog]:
         """Build with the classic builder; (image id, log), or BuildFailed with the log."""
         log = log if log is not None else BuildLog()  # the caller may hold it, to clean up after
         image_id = None
         try:
             stream = self._api.build(
-                fileobj=io.BytesIO(tar),
+                fileobj=io.BytesIO(request.context.tar),
                 custom_context=True,
-                dockerfile=dockerfile,
-                tag=tag,
-                labels=dict(labels),
-                target=target,
-                buildargs=dict(build_args or {}),
+                dockerfile=request.context.dockerfile,
+                tag=request.tag,
+                labels=dict(request.labels),
+                target=request.target,
+                buildargs=dict(request.build_args),
                 rm=True,
                 forcerm=True,
                 pull=False,

@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from . import scheduler
-from .builders import Builder, BuildKit, Built, Classic, Request, stage_repository
+from .builders import Builder, BuildKit, Built, Classic, stage_repository
 from .buildkit import buildx_available
-from .context import BuildContext, build_context, cache_key
+from .context import BuildContext, BuildRequest, build_context, cache_key
 from .dockerfile import base_images, rewrite_images
 from .engine import LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, LOCAL_SOCKET, Engine
 from .errors import BuildFailed, LivedocsError
@@ -250,30 +250,26 @@ class LiveSource(Source):
             self.builder.build(self._request(plan, plan.context, unexpected))
         except BuildFailed as failure:
             say(f"livedocs: {plan.spec.tag} failed as expected in {time.monotonic() - started:.1f}s")
-            return Measurement(
-                key=plan.key,
-                example=plan.spec.example,
-                dockerfile=plan.dockerfile,
-                base_images=plan.bases,
-                engine=self.engine_facts,
-                measured_at=iso_utc(),
-                error=failure.detail or failure.message,
-                failed_line=failure.line,
-            )
+            return self._measurement(plan, error=failure.detail or failure.message, failed_line=failure.line)
         self.engine.remove_image(unexpected)
         raise plan.spec.error(
             f"{plan.spec.tag} is declared 'expect: failure' but its build succeeded ({plan.dockerfile})"
         )
 
-    def _request(self, plan: Plan, context: BuildContext, tag: str) -> Request:
-        return Request(
-            tar=context.tar,
-            dockerfile=context.dockerfile,
-            dockerfile_text=context.dockerfile_text,
-            tag=tag,
-            labels={LABEL_KEY: plan.key, LABEL_EXAMPLE: plan.spec.example},
-            target=plan.spec.target,
-            build_args=plan.spec.build_args,
+    def _request(self, plan: Plan, context: BuildContext, tag: str) -> BuildRequest:
+        labels = {LABEL_KEY: plan.key, LABEL_EXAMPLE: plan.spec.example}
+        return BuildRequest(context, tag, labels, plan.spec.target, plan.spec.build_args)
+
+    def _measurement(self, plan: Plan, **figures: object) -> Measurement:
+        """A measurement of `plan`'s image on this engine, now: its figures as given."""
+        return Measurement(
+            key=plan.key,
+            example=plan.spec.example,
+            dockerfile=plan.dockerfile,
+            base_images=plan.bases,
+            engine=self.engine_facts,
+            measured_at=iso_utc(),
+            **figures,  # type: ignore[arg-type]
         )
 
     def _prepare_edited(self, spec: ImageSpec, say: Progress) -> None:
@@ -326,13 +322,8 @@ class LiveSource(Source):
             LayerEntry(layer.created_by, layer.size_bytes, number >= len(history) - inherited)
             for number, layer in enumerate(history)
         ]
-        return Measurement(
-            key=plan.key,
-            example=plan.spec.example,
-            dockerfile=plan.dockerfile,
-            base_images=plan.bases,
-            engine=self.engine_facts,
-            measured_at=iso_utc(),
+        return self._measurement(
+            plan,
             size_bytes=size,
             image_id=info.id,
             created=info.created,
