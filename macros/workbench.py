@@ -63,7 +63,8 @@ class Workbench:
         """Choose a live or a replayed source per store, as the settings say.
 
         In live mode every engine must answer (EngineUnavailable names the first that does
-        not); in auto mode a store without an engine is replayed, with a notice.
+        not) and only their stores are shown; in auto mode a store the record holds but no
+        engine measured is replayed, with a notice.
         """
         live: list[Source] = []
         unanswered: list[str] = []
@@ -81,7 +82,9 @@ class Workbench:
                     raise LivedocsError(f"two engines with the {source.store} image store: {self.settings.engines}")
                 live.append(source)
         measured = {view.store for view in live}
-        replayed = [store for store in self.record.stores() if store not in measured]
+        # live: the stores measured now and no other (a runner of the scheduled rebuild
+        # measures one store); auto: a store no engine answered for comes from the record
+        replayed = [] if self.settings.mode == "live" else [s for s in self.record.stores() if s not in measured]
         if self.settings.mode == "replay":
             self.notices.append("LIVEDOCS_ENGINE=replay: figures are the recorded ones")
         elif unanswered and not live:

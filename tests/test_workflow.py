@@ -26,7 +26,7 @@ from mkdocs.__main__ import ColorFormatter
 from macros.builders import STAGE_REPOSITORY
 from macros.record import Record
 
-from .conftest import FIXTURE_PREFIX, IMAGE_MAP, REPO, TinySite
+from .conftest import FIXTURE_PREFIX, IMAGE_MAP, REPO, TinySite, store_engines
 from .fakes import failure, image
 
 BIN = Path(sys.executable).parent
@@ -288,17 +288,6 @@ def test_the_weekly_run_commits_the_drift_and_publishes(workflow: dict[str, Any]
             assert granted.get("contents") != "write", name
 
 
-def engines() -> dict[str, str]:
-    """The engine of each image store `make engine` started: `<store> <address>` a line."""
-    listed = REPO / ".cache" / "livedocs" / "engines"
-    found = (
-        dict(line.split()[:2] for line in listed.read_text().splitlines() if line.strip()) if listed.exists() else {}
-    )
-    missing = set(STORES) - set(found)
-    assert not missing, f"no engine of the {', '.join(sorted(missing))} store in {listed}: run `make engine`"
-    return found
-
-
 def git(cwd: Path, *args: str) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
@@ -344,7 +333,7 @@ def test_the_steps_measure_both_stores_merge_and_commit(
         return tmp_path / name
 
     downloaded = tmp_path / "site-job" / "records"  # what actions/download-artifact lays out
-    hosts = engines()
+    hosts = store_engines(*STORES)
     try:
         for store in STORES:
             leg, temp = checkout(f"measure-{store}"), tmp_path / f"measure-{store}-temp"
@@ -359,7 +348,7 @@ def test_the_steps_measure_both_stores_merge_and_commit(
             (downloaded / f"record-{store}").mkdir(parents=True)
             shutil.copy(leg / "examples" / "measurements.json", downloaded / f"record-{store}")
     finally:
-        for host in hosts.values():
+        for host in (hosts[store] for store in STORES):
             client = docker.DockerClient(base_url=host)
             for found in client.images.list():
                 for tag in found.tags:
