@@ -297,9 +297,9 @@ class Engine:
         """
         container = None
         try:
-            container = self._client.containers.run(
+            # create, then start: `containers.run` would pull an image it cannot find
+            container = self._client.containers.create(
                 image,
-                detach=True,
                 ports={f"{port}/tcp": ("127.0.0.1", None)},
                 cap_drop=["ALL"],
                 cap_add=list(cap_add) or None,
@@ -309,10 +309,13 @@ class Engine:
                 pids_limit=256,
                 labels={LABEL_RUN: "1"},
             )
+            container.start()
             host_port = self._wait_for_port(container, port, paths[0], timeout)
             return {path: _get(host_port, path) for path in paths}
         except (RunFailed, LivedocsError):
             raise
+        except docker.errors.ImageNotFound:
+            raise RunFailed(f"{image} is no longer in the engine (rebuilt or removed meanwhile)") from None
         except _API_ERRORS as error:
             raise RunFailed(f"could not run {image}: {error}") from None
         finally:
