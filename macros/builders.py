@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from .buildkit import BuildKitBuilder, PlainLog
+from .buildkit import BuildKitBuilder, PlainLog, buildkit_version
 from .buildlog import BuildLog
 from .context import BuildRequest
 from .dockerfile import step_line
@@ -41,7 +41,8 @@ class Built:
 
 class Builder(Protocol):
     name: str
-    version: str
+    version: str  # buildx's
+    buildkit_version: str
     # The classic builder picks the newest matching layer: an edited variant must find its
     # base image's layers newest, so that image is built again (from the cache) first.
     rewarms_before_edits: bool
@@ -59,6 +60,7 @@ class BuildKit:
 
     def __init__(self, host: str | None, version: str, image_map: Mapping[str, str], engine: Callable[[], Engine]):
         self.version = version
+        self.buildkit_version = buildkit_version(host)
         self._buildx = BuildKitBuilder(host)
         self._image_map = image_map
         self._engine = engine
@@ -105,6 +107,7 @@ class Classic:
 
     name = "classic"
     version = ""
+    buildkit_version = ""
     rewarms_before_edits = True
 
     def __init__(self, host: str | None, engine: Callable[[], Engine], image_map: Mapping[str, str]) -> None:

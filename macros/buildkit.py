@@ -123,6 +123,23 @@ def buildx_available(host: str | None) -> str | None:
     return done.stdout.split()[1] if done.returncode == 0 and len(done.stdout.split()) > 1 else None
 
 
+def buildkit_version(host: str | None) -> str:
+    """The engine's BuildKit version, as `docker buildx inspect` reports it ("" if it does not)."""
+    try:
+        done = subprocess.run(
+            ["docker", "buildx", "inspect"],
+            env=_environment(host),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    found = re.search(r"^BuildKit version:\s*(\S+)", done.stdout, re.M)
+    return found.group(1) if found else ""
+
+
 def _environment(host: str | None) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
     if host:

@@ -67,7 +67,12 @@ class LiveSource(Source):
         self._base_rows: dict[str, list[tuple[str, int]]] = {}  # a base image's history
         self._fingerprints: dict[str, str] = {}
         self.builder = choose_builder(settings, self.host, self.image_map, lambda: self.engine)
-        self.engine_facts = replace(engine.facts(), builder=self.builder.name, builder_version=self.builder.version)
+        self.engine_facts = replace(
+            engine.facts(),
+            builder=self.builder.name,
+            builder_version=self.builder.version,
+            buildkit_version=self.builder.buildkit_version,
+        )
 
     @classmethod
     def connect(

@@ -44,6 +44,7 @@ class EngineFacts:
     host: str = ""
     store: str = ""  # the image store: "containerd" or the graph driver ("overlay2")
     builder_version: str = ""  # buildx's version, for BuildKit
+    buildkit_version: str = ""  # the engine's BuildKit, as `docker buildx inspect` reports it
 
     def to_json(self) -> dict[str, str]:
         data = {
@@ -60,6 +61,8 @@ class EngineFacts:
             data["store"] = self.store
         if self.builder_version:
             data["builder_version"] = self.builder_version
+        if self.buildkit_version:
+            data["buildkit_version"] = self.buildkit_version
         return data
 
 

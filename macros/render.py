@@ -208,7 +208,11 @@ def _provenance_lines(notice: str | None, entries: Sequence[tuple[str, Measureme
         )
         lines.append("")
     for engine in sorted(engines, key=lambda e: sorted(e.to_json().items())):
-        builder = f"BuildKit (buildx {engine.builder_version})" if engine.builder == "buildkit" else "classic builder"
+        builder = (
+            f"BuildKit {engine.buildkit_version} (buildx {engine.builder_version})".replace("BuildKit  ", "BuildKit ")
+            if engine.builder == "buildkit"
+            else "classic builder"
+        )
         lines.append(
             f"    - **Engine:** Docker {engine.version} (API {engine.api_version}),"
             f" {engine.platform}, storage driver `{engine.storage_driver}`, {builder}"
