@@ -25,11 +25,11 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
 
-from macros.units import human_size, percent, short_id
+from macros.units import human_size, percent, reduction, short_id
 
-from .conftest import REPO
+from .conftest import REPO, store_engines
 from .test_chapter import CHAPTER, mkdocs_build
 
 CHROMIUM = "/usr/bin/chromium"
@@ -49,6 +49,10 @@ CHAPTER_SOURCE = REPO / "docs" / f"{CHAPTER}.md"
 VIEWPORT = {"width": 1280, "height": 900}
 SCHEMES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's data-md-color-scheme
 THEME_HOSTS = {"fonts.googleapis.com", "fonts.gstatic.com", "api.github.com"}
+# The image stores every figure is measured on, in the order the pages show them, and the label
+# of each one's content tab (a block figure on which the stores disagree is one tab per store).
+STORE_TABS = {"containerd": "containerd image store", "overlay2": "overlay2"}
+STORES = tuple(STORE_TABS)
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -93,10 +97,12 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    assert set(store_engines(*STORES)) == set(STORES), "the site is measured on exactly these image stores"
     site_dir = tmp_path_factory.mktemp("browser-site")
     built = mkdocs_build(REPO, site_dir)
     assert built.returncode == 0, built.stdout + built.stderr
     record = json.loads((REPO / "examples" / "measurements.json").read_text())
+    assert record["schema"] == 2, "the record keeps each image's figures per image store"
     with serve_site(site_dir) as url:
         yield Site(site_dir, url, record)
 
@@ -149,8 +155,136 @@ def reader(browser: Browser, site: Site) -> Iterator[Callable[..., Reader]]:
 def chart_tags() -> list[str]:
     """The images the chapter's `size_chart(...)` call names, in order."""
     calls = re.findall(r"\{\{\s*size_chart\(([^)]*)\)\s*\}\}", CHAPTER_SOURCE.read_text())
-    assert len(calls) == 1, "the chapter draws one size chart"
+    assert len(calls) == 1, "the chapter draws one size chart (one per image store when they disagree)"
     return re.findall(r'"([^"]+)"', calls[0])
+
+
+def table_tags() -> list[str]:
+    """The images the chapter's `images_table(...)` calls list, in order."""
+    calls = re.findall(r"\{\{\s*images_table\(([^)]*)\)\s*\}\}", CHAPTER_SOURCE.read_text())
+    assert calls, "the chapter shows a docker images table"
+    return [tag for call in calls for tag in re.findall(r'"([^"]+)"', call)]
+
+
+def entry(record: dict[str, Any], tag: str, store: str) -> dict[str, Any]:
+    """One image's recorded figures on one image store."""
+    stores = record["images"][tag]
+    assert store in stores, f"{tag} is not recorded on the {store} image store"
+    return stores[store]
+
+
+def tabs_expected(record: dict[str, Any], tags: list[str], *keys: str) -> list[str | None]:
+    """Where a block figure of these images' `keys` is shown: one tab per store (by label) where the
+    stores' figures differ, else one block in no tab (None)."""
+    per_store = {tuple(entry(record, tag, store)[key] for tag in tags for key in keys) for store in STORES}
+    return [STORE_TABS[store] for store in STORES] if len(per_store) > 1 else [None]
+
+
+def inline_figure(figures: Mapping[str, str]) -> str:
+    """A figure in a sentence as a reader must read it: one value where every store agrees on it,
+    else each store's value named (`531MB (containerd) / 270MB (overlay2)`), in the stores' order."""
+    shown = [(store, figures[store]) for store in STORES if store in figures]
+    assert shown, "a figure no store has"
+    if len(shown) == len(STORES) and len({figure for _, figure in shown}) == 1:
+        return shown[0][1]
+    return " / ".join(f"{figure} ({store})" for store, figure in shown)
+
+
+def tab_sets(page: Page) -> list[tuple[list[str], Locator]]:
+    """Every set of content tabs in the article: its labels, and the set."""
+    sets = page.locator("article .tabbed-set")
+    return [(sets.nth(i).locator(".tabbed-labels > label").all_inner_texts(), sets.nth(i)) for i in range(sets.count())]
+
+
+def store_tab_sets(page: Page) -> list[Locator]:
+    """The sets of image store tabs: exactly one tab per store, in the stores' order."""
+    found = []
+    for labels, tab_set in tab_sets(page):
+        if set(labels) & set(STORE_TABS.values()):
+            assert labels == [STORE_TABS[store] for store in STORES], f"store tabs labelled {labels}"
+            found.append(tab_set)
+    return found
+
+
+def tab_of(figure: Locator) -> str | None:
+    """The label of the content tab a figure is in (None: in no tab)."""
+    return figure.evaluate(
+        """e => {
+          const block = e.closest('.tabbed-block');
+          if (!block) return null;
+          const set = block.closest('.tabbed-set');
+          const blocks = [...set.querySelector(':scope > .tabbed-content').children];
+          return set.querySelectorAll(':scope > .tabbed-labels > label')[blocks.indexOf(block)].textContent;
+        }"""
+    )
+
+
+def shown_on(figures: Locator, store: str) -> list[Locator]:
+    """The figures a reader of this store's tab gets: those in its tab, and those in no tab."""
+    return [figure for figure in figures.all() if tab_of(figure) in (STORE_TABS[store], None)]
+
+
+def expect_store_shown(tab_set: Locator, store: str) -> None:
+    """The set shows this store's tab (its radio checked, its block visible) and hides the other ones."""
+    radios = tab_set.locator(":scope > input")
+    blocks = tab_set.locator(":scope > .tabbed-content > .tabbed-block")
+    expect(blocks).to_have_count(len(STORES))
+    for index, other in enumerate(STORES):
+        if other == store:
+            expect(radios.nth(index)).to_be_checked()
+            expect(blocks.nth(index)).to_be_visible()
+        else:
+            expect(radios.nth(index)).not_to_be_checked()
+            expect(blocks.nth(index)).to_be_hidden()
+
+
+def choose_store(page: Page, store: str) -> None:
+    """Select this store's tab in every set of store tabs that does not show it yet (set by set:
+    this does not rely on the tabs being linked, which a test of its own checks)."""
+    index = STORES.index(store)
+    for tab_set in store_tab_sets(page):
+        if not tab_set.locator(":scope > input").nth(index).is_checked():
+            tab_set.locator(".tabbed-labels > label").nth(index).click()
+        expect_store_shown(tab_set, store)
+
+
+def chart_figures(chart: Locator) -> tuple[list[str], list[str], list[str]]:
+    """A chart's labels, values and bar tooltips (SVG text has no innerText: its textContent)."""
+    return (
+        chart.locator(".livedocs-chart-label").all_text_contents(),
+        chart.locator(".livedocs-chart-value").all_text_contents(),
+        chart.locator(".livedocs-chart-bar > title").all_text_contents(),
+    )
+
+
+def assert_chart_is_the_record(chart: Locator, record: dict[str, Any], store: str) -> None:
+    labels, values, tooltips = chart_figures(chart)
+    assert labels == chart_tags()
+    for tag, value, tooltip in zip(labels, values, tooltips, strict=True):
+        size = entry(record, tag, store)["size_bytes"]
+        assert value == human_size(size), f"{tag} on {store}"
+        assert tooltip == f"{tag}: {human_size(size)} ({size:,} bytes)", f"{tag} on {store}"
+
+
+DOCKER_IMAGES_HEADER = re.compile(r"^REPOSITORY\s+TAG\s+IMAGE ID")
+
+
+def images_tables(page: Page) -> Locator:
+    return page.locator("article pre").filter(has_text=DOCKER_IMAGES_HEADER)
+
+
+def assert_tables_are_the_record(tables: list[Locator], record: dict[str, Any], store: str) -> None:
+    """The `docker images` tables shown: a row per image the chapter lists, with that store's ID and SIZE."""
+    rows = []
+    for table in tables:
+        expect(table).to_be_visible()
+        rows += [line.split() for line in table.inner_text().splitlines()[1:] if line.strip()]
+    assert [row[0] for row in rows] == table_tags(), f"the {store} tables list {rows}"
+    for row in rows:
+        repository, tag, image_id, size = row[0], row[1], row[2], row[-1]
+        assert tag == "latest"
+        assert image_id == short_id(entry(record, repository, store)["image_id"]), f"{repository} on {store}"
+        assert size == human_size(entry(record, repository, store)["size_bytes"]), f"{repository} on {store}"
 
 
 def instruction_lines(dockerfile: Path) -> list[str]:
@@ -202,13 +336,15 @@ def test_the_chapter_loads_without_console_errors(reader: Callable[..., Reader])
 
 
 def test_the_dockerfile_tabs_switch(reader: Callable[..., Reader]) -> None:
-    """Clicking a tab shows that tab's Dockerfile, as in the repository, and hides the other ones."""
+    """Clicking a tab shows that tab's Dockerfile, as in the repository, and hides the other ones.
+
+    (The image store tabs are the figures' own: `test_the_store_tabs_are_linked` clicks those.)
+    """
     chapter = reader(f"{CHAPTER}/")
-    sets = chapter.page.locator(".tabbed-set")
-    labels = [sets.nth(i).locator(".tabbed-labels > label").all_inner_texts() for i in range(sets.count())]
-    assert ["Single-stage", "Multi-stage"] in labels
-    for index, names in enumerate(labels):
-        tabs = sets.nth(index)
+    stores = set(STORE_TABS.values())
+    dockerfile_sets = [(names, tabs) for names, tabs in tab_sets(chapter.page) if not set(names) & stores]
+    assert ["Single-stage", "Multi-stage"] in [names for names, _ in dockerfile_sets]
+    for names, tabs in dockerfile_sets:
         blocks = tabs.locator(".tabbed-content > .tabbed-block")
         assert blocks.count() == len(names) >= 2
         expect(blocks.nth(0)).to_be_visible()
@@ -229,90 +365,140 @@ def test_the_dockerfile_tabs_switch(reader: Callable[..., Reader]) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_size_chart_is_visible_and_readable(reader: Callable[..., Reader], scheme: str) -> None:
-    """The SVG chart is drawn with one label per image, inside the chart and legible on the palette."""
+def test_the_size_charts_are_visible_and_readable(reader: Callable[..., Reader], site: Site, scheme: str) -> None:
+    """One SVG chart per image store tab; the chart of the selected tab is drawn with one label per
+    image, inside its frame and legible on the palette, and the other store's chart is hidden."""
     ARTIFACTS.mkdir(exist_ok=True)
     chapter = reader(f"{CHAPTER}/", scheme=scheme)
     page = chapter.page
     assert page.locator("body").get_attribute("data-md-color-scheme") == SCHEMES[scheme]
-    chart = page.locator("svg.livedocs-chart")
-    expect(chart).to_have_count(1)
-    chart.scroll_into_view_if_needed()
-    expect(chart).to_be_visible()
-    expect(chart.locator(".livedocs-chart-label")).to_have_text(chart_tags())  # SVG text: textContent
-    box = chart.bounding_box()
-    assert box is not None and box["width"] >= 600, box
+    charts = page.locator("article svg.livedocs-chart")
+    expected = tabs_expected(site.record, chart_tags(), "size_bytes")
+    expect(charts).to_have_count(len(expected))
+    assert [tab_of(chart) for chart in charts.all()] == expected, "one chart per image store tab"
 
-    drawn = chart.evaluate(
-        """svg => {
-          const background = getComputedStyle(document.body).backgroundColor;
-          const frame = svg.getBoundingClientRect();
-          const items = [...svg.querySelectorAll('text, rect')].map(e => {
-            const r = e.getBoundingClientRect();
-            return {kind: e.getAttribute('class'), text: e.textContent, fill: getComputedStyle(e).fill,
-                    inside: r.left >= frame.left - 0.5 && r.right <= frame.right + 0.5
-                            && r.top >= frame.top - 0.5 && r.bottom <= frame.bottom + 0.5,
-                    width: r.width, height: r.height, fontSize: parseFloat(getComputedStyle(e).fontSize)};
-          });
-          return {background, items};
-        }"""
+    for store in STORES:
+        choose_store(page, store)
+        (chart,) = shown_on(charts, store)
+        for other in charts.all():
+            if tab_of(other) not in (STORE_TABS[store], None):
+                expect(other).to_be_hidden()
+        chart.scroll_into_view_if_needed()
+        expect(chart).to_be_visible()
+        expect(chart.locator(".livedocs-chart-label")).to_have_text(chart_tags())  # SVG text: textContent
+        box = chart.bounding_box()
+        assert box is not None and box["width"] >= 600, (store, box)
+
+        drawn = chart.evaluate(
+            """svg => {
+              const background = getComputedStyle(document.body).backgroundColor;
+              const frame = svg.getBoundingClientRect();
+              const items = [...svg.querySelectorAll('text, rect')].map(e => {
+                const r = e.getBoundingClientRect();
+                return {kind: e.getAttribute('class'), text: e.textContent, fill: getComputedStyle(e).fill,
+                        inside: r.left >= frame.left - 0.5 && r.right <= frame.right + 0.5
+                                && r.top >= frame.top - 0.5 && r.bottom <= frame.bottom + 0.5,
+                        width: r.width, height: r.height, fontSize: parseFloat(getComputedStyle(e).fontSize)};
+              });
+              return {background, items};
+            }"""
+        )
+        texts = [item for item in drawn["items"] if item["kind"] != "livedocs-chart-bar"]
+        bars = [item for item in drawn["items"] if item["kind"] == "livedocs-chart-bar"]
+        assert len(bars) == len(chart_tags()), store
+        for item in drawn["items"]:
+            assert item["inside"], f"{store}: {item['kind']} {item['text']!r} is cut off by the chart's frame"
+            assert item["width"] > 0 and item["height"] > 0, f"{store}: {item['kind']} {item['text']!r} is not drawn"
+        for item in texts:
+            ratio = contrast(item["fill"], drawn["background"])
+            assert ratio >= 4.5, (
+                f"{store}: {item['kind']} {item['text']!r}: contrast {ratio:.1f} on the {scheme} palette"
+            )
+            assert item["fontSize"] >= 12, f"{store}: {item['kind']} {item['text']!r}: {item['fontSize']}px"
+        for bar in bars:
+            ratio = contrast(bar["fill"], drawn["background"])
+            assert ratio >= 3, f"{store}: bar {bar['text']!r}: contrast {ratio:.1f} on the {scheme} palette"
+        chart.screenshot(path=ARTIFACTS / f"chart-{store}-{scheme}.png")
+    assert chapter.problems == []
+
+
+def test_the_store_tabs_are_linked(reader: Callable[..., Reader], site: Site) -> None:
+    """Choosing an image store in one set of store tabs chooses it in every set of the page
+    (`content.tabs.link`), and the chart and `docker images` table in view are then that store's."""
+    chapter = reader(f"{CHAPTER}/")
+    page = chapter.page
+    sets = store_tab_sets(page)
+    assert len(sets) >= 2, "the chapter shows several block figures per image store"
+    charts = page.locator("article svg.livedocs-chart")
+    tables = images_tables(page)
+    assert [tab_of(chart) for chart in charts.all()] == [STORE_TABS[store] for store in STORES], (
+        "the stores' charts differ, so each is in its store's tab"
     )
-    texts = [item for item in drawn["items"] if item["kind"] != "livedocs-chart-bar"]
-    bars = [item for item in drawn["items"] if item["kind"] == "livedocs-chart-bar"]
-    assert len(bars) == len(chart_tags())
-    for item in drawn["items"]:
-        assert item["inside"], f"{item['kind']} {item['text']!r} is cut off by the chart's frame"
-        assert item["width"] > 0 and item["height"] > 0, f"{item['kind']} {item['text']!r} is not drawn"
-    for item in texts:
-        ratio = contrast(item["fill"], drawn["background"])
-        assert ratio >= 4.5, f"{item['kind']} {item['text']!r}: contrast {ratio:.1f} on the {scheme} palette"
-        assert item["fontSize"] >= 12, f"{item['kind']} {item['text']!r}: {item['fontSize']}px"
-    for bar in bars:
-        ratio = contrast(bar["fill"], drawn["background"])
-        assert ratio >= 3, f"bar {bar['text']!r}: contrast {ratio:.1f} on the {scheme} palette"
-    chart.screenshot(path=ARTIFACTS / f"chart-{scheme}.png")
+    assert {tab_of(table) for table in tables.all()} == set(STORE_TABS.values()), (
+        "the stores' docker images tables differ, so each is in its store's tab"
+    )
+    # (`has` looks inside each set: the figures' locators relative to it)
+    chart_set = page.locator("article .tabbed-set").filter(has=page.locator("svg.livedocs-chart"))
+    table_set = page.locator("article .tabbed-set").filter(has=page.locator("pre", has_text=DOCKER_IMAGES_HEADER))
+    expect(chart_set).to_have_count(1)
+    expect(table_set).to_have_count(1)
+
+    def everywhere(store: str) -> None:
+        for tab_set in sets:
+            expect_store_shown(tab_set, store)
+        (chart,) = charts.filter(visible=True).all()
+        assert_chart_is_the_record(chart, site.record, store)
+        assert_tables_are_the_record(tables.filter(visible=True).all(), site.record, store)
+
+    everywhere(STORES[0])  # a fresh reader sees the first store's tabs
+    # One click on a label of one set (the chart's), and every set follows...
+    chart_set.locator(".tabbed-labels > label", has_text=re.compile(rf"^{re.escape(STORE_TABS['overlay2'])}$")).click()
+    everywhere("overlay2")
+    # ...and back, from another set (the table's).
+    table_set.locator(
+        ".tabbed-labels > label", has_text=re.compile(rf"^{re.escape(STORE_TABS['containerd'])}$")
+    ).click()
+    everywhere("containerd")
     assert chapter.problems == []
 
 
 def test_the_figures_are_the_recorded_ones(reader: Callable[..., Reader], site: Site) -> None:
-    """Chart, `docker images` table and sentences show the sizes and IDs examples/measurements.json holds."""
+    """Chart, `docker images` tables and sentences show, store by store, the sizes and IDs
+    examples/measurements.json holds; a sentence names each store's figure where they differ."""
     page = reader(f"{CHAPTER}/").page
-    images = site.record["images"]
+    record = site.record
 
-    chart = page.locator("svg.livedocs-chart")
-    labels = chart.locator(".livedocs-chart-label").all_text_contents()  # SVG text has no innerText
-    values = chart.locator(".livedocs-chart-value").all_text_contents()
-    tooltips = chart.locator(".livedocs-chart-bar > title").all_text_contents()
-    assert labels == chart_tags()
-    for tag, value, tooltip in zip(labels, values, tooltips, strict=True):
-        size = images[tag]["size_bytes"]
-        assert value == human_size(size), tag
-        assert tooltip == f"{tag}: {human_size(size)} ({size:,} bytes)"
+    charts = page.locator("article svg.livedocs-chart")
+    tables = images_tables(page)
+    assert [tab_of(chart) for chart in charts.all()] == tabs_expected(record, chart_tags(), "size_bytes")
+    tables_expected = tabs_expected(record, table_tags(), "image_id", "size_bytes")
+    assert {tab_of(table) for table in tables.all()} == set(tables_expected), "a table per store where they differ"
+    for store in STORES:
+        choose_store(page, store)
+        (chart,) = shown_on(charts, store)
+        expect(chart).to_be_visible()
+        assert_chart_is_the_record(chart, record, store)
+        assert_tables_are_the_record(shown_on(tables, store), record, store)
 
-    tables = page.locator("pre").filter(has_text=re.compile(r"^REPOSITORY\s+TAG\s+IMAGE ID"))
-    rows = []
-    for table in tables.all():
-        rows += [line.split() for line in table.inner_text().splitlines()[1:] if line.strip()]
-    assert rows, "the chapter shows a docker images table"
-    for row in rows:
-        repository, tag, image_id, size = row[0], row[1], row[2], row[-1]
-        assert tag == "latest"
-        assert image_id == short_id(images[repository]["image_id"]), repository
-        assert size == human_size(images[repository]["size_bytes"]), repository
+    def figure(name: str, tags: list[str], store: str) -> str | None:
+        found = [entry(record, tag, store) for tag in tags]
+        if name == "size":
+            return human_size(found[0]["size_bytes"])
+        if name == "content_size":  # recorded on the containerd store only
+            assert ("content_size_bytes" in found[0]) == (store == "containerd"), f"{tags[0]} on {store}"
+            return human_size(found[0]["content_size_bytes"]) if store == "containerd" else None
+        assert name == "reduction"
+        return percent(reduction(found[0]["size_bytes"], found[1]["size_bytes"]))
 
     text = " ".join(page.locator("article").inner_text().split())
     source = CHAPTER_SOURCE.read_text()
-    sentences = [
-        (word, human_size(images[tag]["size_bytes"]))
-        for word, tag in re.findall(r'(\w+) \{\{ size\("([^"]+)"\) \}\}', source)
-    ]
-    sentences += [
-        (word, percent(100.0 * (images[old]["size_bytes"] - images[new]["size_bytes"]) / images[old]["size_bytes"]))
-        for word, old, new in re.findall(r'(\w+) \{\{ reduction\("([^"]+)", "([^"]+)"\) \}\}', source)
-    ]
-    assert len(sentences) >= 4
-    for word, figure in sentences:
-        assert f"{word} {figure}" in text
+    calls = re.findall(r"(\S+)\s+\{\{ (size|content_size|reduction)\(([^)]*)\) \}\}(?:([^\s{]+)|\s+(\w+))", source)
+    assert len(calls) == len(re.findall(r"\{\{\s*(?:size|content_size|reduction)\(", source)) >= 6, calls
+    for before, name, arguments, punctuation, after in calls:
+        tags = re.findall(r'"([^"]+)"', arguments)
+        figures = {store: shown for store in STORES if (shown := figure(name, tags, store)) is not None}
+        sentence = f"{before.strip('`*')} {inline_figure(figures)}" + (punctuation or f" {after}")
+        assert sentence in text, f"{name}({', '.join(tags)}): the page should read {sentence!r}"
 
 
 def test_search_finds_the_chapter(reader: Callable[..., Reader]) -> None:
