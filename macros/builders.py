@@ -23,6 +23,7 @@ from .engine import Engine
 from .errors import BuildFailed, LivedocsError
 from .imagemap import official_names
 from .measurement import Step
+from .units import parse_size
 
 STAGE_REPOSITORY = "livedocs-stage"
 
@@ -37,6 +38,7 @@ class Built:
     image_id: str
     steps: tuple[Step, ...]
     listing: str
+    context_bytes: int | None = None  # what BuildKit says it transferred of the build context
 
 
 class Builder(Protocol):
@@ -93,7 +95,9 @@ class BuildKit:
             )
             for vertex, match in log.steps()
         )
-        return Built(found.id, steps, official_names(log.listing(), self._image_map))
+        sent = log.context_size()
+        listing = official_names(log.listing(), self._image_map)
+        return Built(found.id, steps, listing, parse_size(sent) if sent else None)
 
     def forget_stages(self, tag: str) -> None:
         """BuildKit keeps no stage images; its cache is its own."""

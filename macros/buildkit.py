@@ -1,20 +1,24 @@
 """Builds through BuildKit: `docker buildx build --progress=plain`, as a reader runs them.
 
 The docker SDK cannot drive BuildKit, so the build runs the docker CLI's buildx plugin
-(the docker driver: the image lands in the engine's own store), with the build context
-sent as a tar on stdin. What it prints with `--progress=plain` is what a reader sees;
-`PlainLog` reads it as it streams: the numbered `[stage n/m]` steps, which came from
-the cache, how long each took, and the error of a failed build with its Dockerfile line.
+(the docker driver: the image lands in the engine's own store), from a temporary folder
+holding the build context exactly as the site assembled it. What it prints with
+`--progress=plain` is what a reader sees; `PlainLog` reads it as it streams: the
+numbered `[stage n/m]` steps, which came from the cache, how long each took, what was
+sent of the build context, and the error of a failed build with its Dockerfile line.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import re
 import shutil
 import signal
 import subprocess
+import tarfile
+import tempfile
 import threading
 from dataclasses import dataclass, field
 
@@ -24,10 +28,11 @@ from .errors import BuildFailed, LivedocsError
 _VERTEX = re.compile(r"^#(\d+) (.*)$")
 _STEP = re.compile(r"^\[(?P<stage>[^\]]*?) ?(?P<index>\d+)/(?P<count>\d+)\] (?P<instruction>.*)$")
 _DONE = re.compile(r"^DONE (\d+(?:\.\d+)?)s$")
+_TRANSFER = re.compile(r"transferring context: (\d+(?:\.\d+)?[kMG]?B)")
 _PLACE = re.compile(r"^(?P<file>[^\s:]+):(?P<line>\d+)$")
-# Vertices a reader's own `docker build .` shows differently or not at all: the context
-# arrives here as a tar on stdin. The page says that these are folded away.
-_FOLDED = ("[internal] ", "copy /context /", "resolving provenance")
+# BuildKit's own bookkeeping steps (loading the Dockerfile, .dockerignore, the context and
+# base image metadata): folded away in the listings, which the page says.
+_FOLDED = ("[internal] ",)
 
 
 @dataclass
@@ -95,6 +100,16 @@ class PlainLog:
         shown = [line for vertex in failed[-1:] for line in vertex.lines]
         return "\n".join([*shown, *self.tail]).strip() or "\n".join(self.lines[-20:])
 
+    def context_size(self) -> str | None:
+        """What `transferring context: 2.05kB` says was sent of the build context, as printed."""
+        for vertex in self.vertices.values():
+            if vertex.name == "[internal] load build context":
+                for line in vertex.lines:
+                    found = _TRANSFER.search(line)
+                    if found:
+                        return found.group(1)
+        return None
+
     def failed_place(self) -> tuple[str, int] | None:
         """(Dockerfile, line) the builder points at, if it does."""
         for line in self.tail:
@@ -161,17 +176,26 @@ class BuildKitBuilder:
     def build(self, request: BuildRequest, log: PlainLog | None = None) -> PlainLog:
         """Build; the log, or BuildFailed whose detail is the builder's own error text."""
         log = log if log is not None else PlainLog()
-        command = ["docker", "buildx", "build", "--progress=plain", "-f", request.context.dockerfile]
+        command = ["docker", "buildx", "build", "--progress=plain"]
         command += [f"--label={k}={v}" for k, v in request.labels.items()]
         command += [f"--build-arg={k}={v}" for k, v in request.build_args.items()]
         command += ["-t", request.tag]
         if request.target:
             command += ["--target", request.target]
-        command.append("-")
+        with tempfile.TemporaryDirectory(prefix="livedocs-context-") as folder:
+            # A folder, as a reader's `docker build .` sends: BuildKit then reports the
+            # context it transfers, and reads .dockerignore as it would for the reader.
+            with tarfile.open(fileobj=io.BytesIO(request.context.tar)) as archive:
+                archive.extractall(folder, filter="tar")
+            command += ["-f", os.path.join(folder, request.context.dockerfile), folder]
+            self._run(command, log)
+        return log
+
+    def _run(self, command: list[str], log: PlainLog) -> None:
         try:
             process = subprocess.Popen(
                 command,
-                stdin=subprocess.PIPE,
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 env=_environment(self.host),
@@ -185,8 +209,6 @@ class BuildKitBuilder:
         with self._lock:
             self._running.add(process)
         try:
-            feeder = threading.Thread(target=_feed, args=(process, request.context.tar), daemon=True)
-            feeder.start()
             assert process.stdout is not None
             for line in process.stdout:
                 log.add(line)
@@ -196,7 +218,6 @@ class BuildKitBuilder:
                 self._running.discard(process)
         if code != 0:
             raise BuildFailed("the build failed", detail=log.failure())
-        return log
 
     def cancel(self) -> None:
         """Stop every running build (an interrupt): buildx cancels the build in the engine."""
@@ -211,10 +232,3 @@ class BuildKitBuilder:
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-
-
-def _feed(process: subprocess.Popen[str], tar: bytes) -> None:
-    assert process.stdin is not None
-    with contextlib.suppress(BrokenPipeError, OSError, ValueError):
-        process.stdin.buffer.write(tar)  # type: ignore[attr-defined]
-        process.stdin.close()

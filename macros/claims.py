@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from .errors import ClaimSyntaxError, LivedocsError
 from .measurement import content_size_of, failure_of, image_of
 from .sources import Facts
-from .units import human_size, percent, reduction
+from .units import human_seconds, human_size, percent, reduction
 
 # -- tokens -------------------------------------------------------------------------
 
@@ -330,6 +330,8 @@ def _show(kind: str, value: float | str) -> str:
         return human_size(float(value))
     if kind == "percent":
         return percent(float(value))
+    if kind == "seconds":
+        return human_seconds(float(value))
     if kind == "text":
         text = str(value)
         return repr(text if len(text) <= 80 else text[:77] + "...")
@@ -367,6 +369,22 @@ def _layer_size(facts: Facts, args: tuple[str, ...], note: Note) -> float:
     raise LivedocsError(f"no layer of {args[0]} was created by anything containing {args[1]!r}")
 
 
+def _step_seconds(facts: Facts, args: tuple[str, ...], note: Note) -> float:
+    """How long BuildKit took for the image's step whose instruction contains the text."""
+    measurement = image_of(facts.measurement(args[0]), args[0])
+    for step in measurement.own_steps():
+        if args[1] in step.instruction and step.seconds is not None:
+            return step.seconds
+    raise LivedocsError(f"no timed step of {args[0]} contains {args[1]!r} (step durations come from BuildKit)")
+
+
+def _context_bytes(facts: Facts, args: tuple[str, ...], note: Note) -> float:
+    measurement = image_of(facts.measurement(args[0]), args[0])
+    if measurement.context_bytes is None:
+        raise LivedocsError(f"no build context transfer is recorded for {args[0]} (BuildKit reports it)")
+    return float(measurement.context_bytes)
+
+
 def _cached_steps(facts: Facts, args: tuple[str, ...], note: Note) -> float:
     cached, total = image_of(facts.measurement(args[0]), args[0]).cached_steps()
     note(f"{args[0]} took {cached} of {total} steps from the cache")
@@ -378,7 +396,7 @@ class Function:
     """A quantity a claim can name."""
 
     arguments: tuple[str, ...]  # "image" (a tag) or "path" (a quoted URL path)
-    kind: str  # bytes, percent, number or text: what it may be compared with
+    kind: str  # bytes, seconds, percent, number or text: what it may be compared with
     measure: Callable[[Facts, tuple[str, ...], Note], float | str]
     says_itself: bool = False  # its note already gives the value (no "f(x) is v" line)
 
@@ -398,6 +416,8 @@ FUNCTIONS: dict[str, Function] = {
     "status": Function(("image", "path"), "number", lambda f, a, note: float(f.response(a[0], a[1]).status)),
     "body": Function(("image", "path"), "text", lambda f, a, note: f.response(a[0], a[1]).body),
     "layer_size": Function(("image", "text"), "bytes", _layer_size),
+    "step_seconds": Function(("image", "text"), "seconds", _step_seconds),
+    "context_size": Function(("image",), "bytes", _context_bytes),
     "cached_steps": Function(("image",), "number", _cached_steps, says_itself=True),
     "steps": Function(
         ("image",), "number", lambda f, a, note: float(image_of(f.measurement(a[0]), a[0]).cached_steps()[1])

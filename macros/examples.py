@@ -10,6 +10,7 @@ images:
     after: go-app-single      # build only once that image is built
     edit: {main.go: main_edited.go}   # send the context with a file replaced
     lint: broken              # a deliberately broken example (no linting)
+    together: go-app-other    # always rebuilt with that image: durations compared come from one run
     run:                      # a run check
       port: 8080
       paths: ["/", "/hello"]
@@ -38,6 +39,7 @@ _IMAGE_KEYS = {
     "edit",
     "lint",
     "run",
+    "together",
 }
 _RUN_KEYS = {"port", "paths", "timeout", "cap_add"}
 
@@ -66,6 +68,7 @@ class ImageSpec:
     edit: dict[str, str] = field(default_factory=dict)
     lint: str | None = None
     run: RunSpec | None = None
+    together: str | None = None  # an image this one is always rebuilt with (their timings are compared)
 
     @property
     def dockerfile_path(self) -> Path:
@@ -144,7 +147,7 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
         expect = settings.get("expect", "success")
         if expect not in ("success", "failure"):
             raise fail("expect must be 'success' or 'failure'")
-        for key in ("dockerfile", "context", "target", "after", "lint"):
+        for key in ("dockerfile", "context", "target", "after", "lint", "together"):
             if key in settings and not isinstance(settings[key], str):
                 raise fail(f"{key} must be a text")
         for key in ("build_args", "edit"):
@@ -166,6 +169,7 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
             edit={str(k): v for k, v in settings.get("edit", {}).items()},
             lint=settings.get("lint"),
             run=run,
+            together=settings.get("together"),
         )
         _check_paths(spec, root, fail)
         specs.append(spec)
@@ -211,4 +215,6 @@ def load_examples(root: Path) -> dict[str, ImageSpec]:
     for spec in specs.values():
         if spec.after is not None and spec.after not in specs:
             raise spec.error(f"after: no image named {spec.after!r} is declared")
+        if spec.together is not None and (spec.together not in specs or spec.together == spec.tag):
+            raise spec.error(f"together: no other image named {spec.together!r} is declared")
     return specs

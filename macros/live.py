@@ -146,10 +146,11 @@ class LiveSource(Source):
             if t not in self.specs or self._fingerprint(self.specs[t]) != self._fingerprints.get(t)
         }
         changed = True
-        while changed:  # an image built `after:` a stale one is stale too
+        while changed:  # an image built `after:` or `together` with a stale one is stale too
             changed = False
             for tag, spec in self.specs.items():
-                if tag not in stale and spec.after in stale and tag in self.entries:
+                linked = {spec.after, spec.together} | {t for t, o in self.specs.items() if o.together == tag}
+                if tag not in stale and linked & stale and tag in self.entries:
                     stale.add(tag)
                     changed = True
         for tag in stale:
@@ -163,7 +164,7 @@ class LiveSource(Source):
         except LivedocsError as error:
             digest = f"error:{error}"
         settings = (spec.dockerfile, spec.context, spec.target, sorted(spec.build_args.items()))
-        settings += (spec.expect_failure, spec.after, sorted(spec.edit.items()), spec.run)
+        settings += (spec.expect_failure, spec.after, sorted(spec.edit.items()), spec.run, spec.together)
         return hashlib.sha256(f"{digest}|{settings!r}".encode()).hexdigest()
 
     def _check_bases(self, tags: Iterable[str]) -> None:
@@ -231,6 +232,10 @@ class LiveSource(Source):
         with self._lock:
             self._fingerprints[spec.tag] = fingerprint
         key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, self.builder.name)
+        partners = [t for t, other in sorted(self.specs.items()) if spec.together == t or other.together == spec.tag]
+        if partners:  # timings compared with another image's: a change to either rebuilds both
+            inputs = [key, *(self._fingerprint(self.specs[t]) for t in partners)]
+            key = hashlib.sha256("|".join(inputs).encode()).hexdigest()
         plan = Plan(spec, context, key, bases, self._shown(spec))
         recorded = self.record.get(spec.tag, self.store)
         if spec.expect_failure:
@@ -335,6 +340,7 @@ class LiveSource(Source):
             layers=tuple(layers),
             steps=built.steps,
             listing=built.listing,
+            context_bytes=built.context_bytes,
             content_size_bytes=content,
         )
 

@@ -117,6 +117,7 @@ class Measurement:
     layers: tuple[LayerEntry, ...] = ()  # newest first, as `docker history` lists them
     steps: tuple[Step, ...] = ()
     listing: str = ""  # what the builder printed, as the reader's own build prints it
+    context_bytes: int | None = None  # BuildKit's `transferring context: 2.05kB`, in bytes
     content_size_bytes: int | None = None  # containerd store: `docker images --tree` CONTENT SIZE
     responses: Mapping[str, Response] = field(default_factory=dict)
     # a build meant to fail
@@ -170,6 +171,8 @@ class Measurement:
         )
         if self.content_size_bytes is not None:
             data["content_size_bytes"] = self.content_size_bytes
+        if self.context_bytes is not None:
+            build["context_bytes"] = self.context_bytes
         if self.responses:
             data["responses"] = {path: answer.to_json() for path, answer in self.responses.items()}
         return data
@@ -207,6 +210,9 @@ class Measurement:
                     for s in (data.get("build") or {}).get("steps") or ()
                 ),
                 listing=str((data.get("build") or {}).get("listing", "")),
+                context_bytes=int(data["build"]["context_bytes"])
+                if "context_bytes" in (data.get("build") or {})
+                else None,
                 content_size_bytes=int(data["content_size_bytes"]) if "content_size_bytes" in data else None,
                 responses={
                     str(path): Response(int(r["status"]), str(r["body"]))

@@ -93,3 +93,18 @@ def iso_utc(when: datetime | float | None = None) -> str:
     elif not isinstance(when, datetime):
         when = datetime.fromtimestamp(when, UTC)
     return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_size(text: str) -> int:
+    """`2.05kB` -> 2050: a size as the docker CLI and BuildKit print it (decimal units), in bytes."""
+    number = text.rstrip("BkMGTP")
+    unit = text[len(number) :]
+    factors = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
+    if unit not in factors:
+        raise ValueError(f"not a size: {text!r}")
+    return round(float(number) * factors[unit])
+
+
+def human_seconds(seconds: float) -> str:
+    """A step's duration as BuildKit prints it: `17.2s`."""
+    return f"{seconds:.1f}s"

@@ -18,11 +18,18 @@ ALPINE = BaseImage("standin/alpine:3.19", "sha256:" + "b" * 64, True)
 
 
 def image(
-    size: int, *, layers: int = 3, cached: tuple[bool, ...] = (), responses: Mapping[str, Response] = ()
+    size: int,
+    *,
+    layers: int = 3,
+    cached: tuple[bool, ...] = (),
+    responses: Mapping[str, Response] = (),
+    seconds: float = 1.0,
 ) -> Measurement:
-    """An image measurement with `size` bytes, `layers` layers and steps cached as given."""
+    """An image measurement: `size` bytes, `layers` layers, steps cached as given, each run one taking `seconds`."""
     steps = [Step(1, "FROM standin/golang:1.21-alpine3.19 AS build", False)]
-    steps += [Step(n, f"RUN step {n}", hit) for n, hit in enumerate(cached, start=2)]
+    steps += [
+        Step(n, f"RUN step {n}", hit, f"build {n}/9", 0.0 if hit else seconds) for n, hit in enumerate(cached, start=2)
+    ]
     return Measurement(
         key="k",
         example="go-app",
@@ -36,6 +43,7 @@ def image(
         layers=tuple(LayerEntry(f"/bin/sh -c layer {n}", size // layers, n == layers - 1) for n in range(layers)),
         steps=tuple(steps),
         responses=dict(responses),
+        context_bytes=2050,
     )
 
 
@@ -90,8 +98,8 @@ def chapter_facts() -> FakeFacts:
             "go-app-multi": image(8_700_000),
             "go-app-scratch": image(6_500_000),
             "go-app-static": image(9_000_000, responses=welcome),
-            "deps-first-edited": image(8_700_000, cached=(True, True, True, True, False, False)),
-            "copy-all-edited": image(8_700_000, cached=(True, True, False, False, False, False)),
+            "deps-first-edited": image(8_700_000, cached=(True, True, True, True, False, False), seconds=0.5),
+            "copy-all-edited": image(8_700_000, cached=(True, True, False, False, False, False), seconds=17.2),
             "typo-stage": failure(
                 "Step 3/3 : COPY --from=bulider /app/myapp .\ninvalid from flag value bulider: pull access denied"
             ),

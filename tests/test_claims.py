@@ -46,6 +46,10 @@ def test_parses_a_failing_build() -> None:
         ("layer_size(go-app-single, 'layer 1') > 5 * layer_size(go-app-multi, 'layer 1')", True),
         ("layer_size(go-app-single, 'layer 1') > 50 * layer_size(go-app-multi, 'layer 1')", False),
         ("size(go-app-scratch) < 0.8 * size(go-app-multi)", True),
+        ("step_seconds(deps-first-edited, 'step 6') < 0.5 * step_seconds(copy-all-edited, 'step 6')", True),
+        ("step_seconds(copy-all-edited, 'step 6') < 0.5 * step_seconds(deps-first-edited, 'step 6')", False),
+        ("context_size(go-app-multi) < 3kB", True),
+        ("context_size(go-app-multi) < 2kB", False),
         ("size(go-app-scratch) < 0.7 * size(go-app-multi)", False),
         ("build(typo-stage) fails with /invalid from flag value|failed to resolve source metadata/", True),
         ("build(typo-stage) fails with /no such file or directory/", False),
@@ -81,6 +85,7 @@ def test_false_claim_summary_names_the_measured_value() -> None:
         ("size(x) < 2 * 3MB", "a factor (2 *) multiplies a measured quantity"),
         ("size(x) < 2 * 3 * size(y)", "a factor (2 *) multiplies a measured quantity"),
         ("layer_size(x, 7) > 1MB", "a quoted text such as 'go build'"),
+        ("step_seconds(x, 'go build') < 10", "cannot compare step_seconds(x, 'go build') (seconds) with 10 (number)"),
     ],
 )
 def test_malformed_claims_say_what_is_wrong(source: str, message: str) -> None:
@@ -111,3 +116,13 @@ def test_a_factor_reads_as_written_in_the_verdict() -> None:
 def test_an_unknown_layer_says_so() -> None:
     with pytest.raises(LivedocsError, match="no layer of go-app-multi was created by anything containing 'nope'"):
         check(parse("layer_size(go-app-multi, 'nope') > 1B"), chapter_facts())
+
+
+def test_a_duration_claim_says_both_durations() -> None:
+    claim = "step_seconds(deps-first-edited, 'step 6') < 0.5 * step_seconds(copy-all-edited, 'step 6')"
+    verdict = check(parse(claim), chapter_facts())
+    assert verdict.measured == [
+        "step_seconds(deps-first-edited, 'step 6') is 0.5s",
+        "step_seconds(copy-all-edited, 'step 6') is 17.2s",
+        "0.5 * step_seconds(copy-all-edited, 'step 6') is 8.6s",
+    ]

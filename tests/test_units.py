@@ -80,3 +80,11 @@ def test_drift_lines() -> None:
     assert drift_line("go-app-multi", old, rebuilt) == (
         "go-app-multi  8.7MB (size unchanged), rebuilt as bbbbbbbbbbbb (was aaaaaaaaaaaa)"
     )
+
+
+@pytest.mark.parametrize(("text", "size"), [("0B", 0), ("2.05kB", 2050), ("15.3MB", 15_300_000), ("1GB", 10**9)])
+def test_parse_size_reads_what_human_size_writes(text: str, size: int) -> None:
+    from macros.units import human_size, parse_size
+
+    assert parse_size(text) == size
+    assert human_size(parse_size(text)) == text
