@@ -288,7 +288,7 @@ class Engine:
         paths: Sequence[str],
         timeout: float,
         cap_add: Sequence[str] = (),
-    ) -> dict[str, tuple[int, str]]:
+    ) -> dict[str, Answer]:
         """Start `image`, wait for its port on 127.0.0.1, GET each path, remove it.
 
         The container runs unprivileged: all capabilities dropped (but those the
@@ -380,13 +380,23 @@ def _reason(error: BaseException) -> str:
     return first[:200]
 
 
-def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str]:
-    """GET http://127.0.0.1:port/path; (status, body), the body bounded."""
+def _get(port: int, path: str, timeout: float = 5.0) -> Answer:
+    """GET http://127.0.0.1:port/path as `curl -i` does; the answer, its body bounded."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        connection.request("GET", path, headers={"Connection": "close"})
+        connection.request("GET", path, headers={"User-Agent": "curl/8.14.1", "Accept": "*/*"})
         response = connection.getresponse()
         body = response.read(_BODY_LIMIT)
-        return response.status, body.decode("utf-8", "replace")
+        return Answer(response.status, response.reason, tuple(response.getheaders()), body.decode("utf-8", "replace"))
     finally:
         connection.close()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP response as `curl -i` shows it: status line, headers in the order sent, body."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: str

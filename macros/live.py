@@ -404,7 +404,8 @@ class LiveSource(Source):
             )
         except LivedocsError as error:
             raise spec.error(f"run check of {spec.tag} failed: {error.message}", detail=error.detail) from None
-        updated = measurement.with_responses({p: Response(s, b) for p, (s, b) in answers.items()})
+        answered = {p: Response(a.status, a.body, a.reason, a.headers) for p, a in answers.items()}
+        updated = measurement.with_responses(answered)
         with self._lock:
             self.entries[spec.tag] = updated
             self.record.put(spec.tag, self.store, updated)

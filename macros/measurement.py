@@ -97,9 +97,21 @@ class Step:
 class Response:
     status: int
     body: str
+    reason: str = ""  # "OK", as the status line says it
+    headers: tuple[tuple[str, str], ...] = ()  # in the order the server sent them
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "body": self.body}
+        data: dict[str, Any] = {"status": self.status, "body": self.body}
+        if self.reason:
+            data["reason"] = self.reason
+        if self.headers:
+            data["headers"] = [list(pair) for pair in self.headers]
+        return data
+
+    def curl(self, path: str) -> str:
+        """What `curl -i http://127.0.0.1:8080<path>` prints for this answer."""
+        lines = [f"HTTP/1.1 {self.status} {self.reason}".rstrip(), *(f"{k}: {v}" for k, v in self.headers)]
+        return "\n".join([f"$ curl -i http://127.0.0.1:8080{path}", *lines, "", self.body])
 
 
 @dataclass(frozen=True)
@@ -215,7 +227,12 @@ class Measurement:
                 else None,
                 content_size_bytes=int(data["content_size_bytes"]) if "content_size_bytes" in data else None,
                 responses={
-                    str(path): Response(int(r["status"]), str(r["body"]))
+                    str(path): Response(
+                        int(r["status"]),
+                        str(r["body"]),
+                        str(r.get("reason", "")),
+                        tuple((str(k), str(v)) for k, v in r.get("headers") or ()),
+                    )
                     for path, r in (data.get("responses") or {}).items()
                 },
                 error=str(data["error"]) if data.get("expect") == "failure" or "error" in data else None,

@@ -198,7 +198,7 @@ class Pages:
     def response(self, view: Facts, tag: str, path: str = "/") -> str:
         self.measured(view, tag)
         answer = view.response(tag, path)
-        return render.fenced(f"$ curl -i http://127.0.0.1:8080{path}\nHTTP/1.1 {answer.status}\n\n{answer.body}")
+        return render.fenced(answer.curl(path))
 
     @macro("block")
     def build_error(self, view: Facts, tag: str) -> str:

@@ -190,3 +190,14 @@ def test_a_figure_one_store_lacks_shows_the_others() -> None:
     pages.begin_page("docs/x.md", '{{ content_size("go-app-multi") }}\n')
     assert pages.content_size("go-app-multi") == "6.53MB (containerd)"
     assert pages.report() == []
+
+
+def test_a_response_reads_as_curl_i_prints_it() -> None:
+    """Status line with its reason phrase, the headers in the order sent, a blank line, the body."""
+    from macros.measurement import Response
+
+    answer = Response(200, "hi\n", "OK", (("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "3")))
+    assert answer.curl("/hello") == (
+        "$ curl -i http://127.0.0.1:8080/hello\nHTTP/1.1 200 OK\nContent-Type: text/plain; charset=utf-8\n"
+        "Content-Length: 3\n\nhi\n"
+    )
