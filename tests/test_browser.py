@@ -46,6 +46,8 @@ LAUNCH_ARGS = [
 ]
 ARTIFACTS = REPO / "tests" / "artifacts"
 CHAPTER_SOURCE = REPO / "docs" / f"{CHAPTER}.md"
+FAST_BUILDS = "fast-builds"  # the second chapter: BuildKit's listings, timed
+FAST_BUILDS_SOURCE = REPO / "docs" / f"{FAST_BUILDS}.md"
 VIEWPORT = {"width": 1280, "height": 900}
 SCHEMES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's data-md-color-scheme
 THEME_HOSTS = {"fonts.googleapis.com", "fonts.gstatic.com", "api.github.com"}
@@ -191,9 +193,12 @@ def inline_figure(figures: Mapping[str, str]) -> str:
 
 
 def tab_sets(page: Page) -> list[tuple[list[str], Locator]]:
-    """Every set of content tabs in the article: its labels, and the set."""
+    """Every set of content tabs in the article: its own labels (not those of sets nested in it), and the set."""
     sets = page.locator("article .tabbed-set")
-    return [(sets.nth(i).locator(".tabbed-labels > label").all_inner_texts(), sets.nth(i)) for i in range(sets.count())]
+    return [
+        (sets.nth(i).locator(":scope > .tabbed-labels > label").all_inner_texts(), sets.nth(i))
+        for i in range(sets.count())
+    ]
 
 
 def store_tab_sets(page: Page) -> list[Locator]:
@@ -552,3 +557,79 @@ def test_a_full_page_screenshot(reader: Callable[..., Reader], scheme: str) -> N
     assert width == VIEWPORT["width"]
     assert height == page.evaluate("document.documentElement.scrollHeight") > 5 * VIEWPORT["height"]
     assert chapter.problems == []
+
+
+def listing_tags() -> list[str]:
+    """The images whose BuildKit listing the second chapter shows (`build_steps(...)`), in page order."""
+    tags = re.findall(r"\{\{\s*build_steps\(\"([^\"]+)\"\)", FAST_BUILDS_SOURCE.read_text())
+    assert len(tags) >= 4, "the chapter shows the listings of its rebuilds"
+    return tags
+
+
+def listing(record: dict[str, Any], tag: str, store: str) -> str:
+    """A recorded listing as the page shows it: Markdown expands tabs (`go test`'s columns) to stops of 4."""
+    return "\n".join(line.expandtabs(4) for line in entry(record, tag, store)["build"]["listing"].splitlines())
+
+
+def cached_of(record: dict[str, Any], tag: str, store: str) -> str:
+    """`3 of 6`: the steps taken from the cache, of every step but FROM, as the chapter prints them."""
+    steps = [s for s in entry(record, tag, store)["build"]["steps"] if not s["instruction"].upper().startswith("FROM ")]
+    return f"{sum(s['cached'] for s in steps)} of {len(steps)}"
+
+
+def test_the_fast_builds_chapter_loads_without_console_errors(reader: Callable[..., Reader]) -> None:
+    """The second chapter renders with the theme, shows no livedocs problem, logs no error and needs no other host."""
+    chapter = reader(f"{FAST_BUILDS}/")
+    page = chapter.page
+    expect(page).to_have_title(re.compile(r"^Fast builds - Docker, Measured$"))
+    expect(page.locator("article h1")).to_have_text(
+        re.compile(r"^Fast builds: the layer cache, cache mounts and the build context")
+    )
+    assert page.locator(".livedocs-problem, .livedocs-false").count() == 0, "no livedocs problem in the page"
+    assert page.locator(".livedocs-claim").count() >= 15, "the chapter's sentences are checked"
+    # The Dockerfiles' annotations became the theme's annotation buttons.
+    assert page.locator("article .md-annotation").count() >= 6
+    assert chapter.problems == []
+    assert {urlsplit(url).hostname for url in chapter.outside} <= THEME_HOSTS, chapter.outside
+
+
+def test_the_fast_builds_listings_are_the_recorded_ones(reader: Callable[..., Reader], site: Site) -> None:
+    """Every BuildKit listing of the second chapter is, store by store, the one examples/measurements.json
+    holds: in its store's tab where the stores' listings differ; choosing a store in one set of store tabs
+    chooses it in every set; and each `N of M` cached-steps figure in a sentence is the record's."""
+    page = reader(f"{FAST_BUILDS}/").page
+    record = site.record
+    blocks = page.locator("article pre").filter(has_text=re.compile(r"^#\d+ \["))
+    expected: list[tuple[str, str | None]] = []  # (listing, store tab label or None: in no store tab)
+    for tag in listing_tags():
+        by_store = {store: listing(record, tag, store) for store in STORES}
+        if len(set(by_store.values())) == 1:
+            expected.append((by_store[STORES[0]], None))
+        else:
+            expected += [(by_store[store], STORE_TABS[store]) for store in STORES]
+    shown = blocks.all()
+    assert len(shown) == len(expected), f"{len(shown)} listings shown, {len(expected)} recorded"
+    stores = set(STORE_TABS.values())
+    for block, (text, label) in zip(shown, expected, strict=True):
+        assert (block.text_content() or "").strip() == text.strip()
+        tab = tab_of(block)
+        assert tab == label if label else tab not in stores, (tab, label)
+
+    # Some store tabs sit inside a hidden tab of their own ("Everything first"): those are checked by their
+    # radio button, the ones a reader sees by what is visible.
+    sets = store_tab_sets(page)
+    assert len(sets) >= len(listing_tags()), "each listing differs between the stores (durations, digests)"
+    for tab_set, store in ((sets[-1], STORES[-1]), (sets[0], STORES[0])):  # one click in one set moves them all
+        tab_set.locator(":scope > .tabbed-labels > label").nth(STORES.index(store)).click()
+        for other in sets:
+            if other.is_visible():
+                expect_store_shown(other, store)
+            else:
+                expect(other.locator(":scope > input").nth(STORES.index(store))).to_be_checked()
+
+    text = " ".join(page.locator("article").inner_text().split())
+    calls = re.findall(r"(\S+)\s+\{\{ cached_steps\(\"([^\"]+)\"\) \}\}", FAST_BUILDS_SOURCE.read_text())
+    assert len(calls) >= 2, calls
+    for before, tag in calls:
+        figure = inline_figure({store: cached_of(record, tag, store) for store in STORES})
+        assert f"{before.strip('`*')} {figure}" in text, f"cached_steps({tag}): the page should read {figure!r}"

@@ -1,0 +1,3 @@
+module example.com/context-ignore
+
+go 1.21

@@ -1,0 +1,3 @@
+module example.com/context-no-ignore
+
+go 1.21

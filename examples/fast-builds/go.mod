@@ -1,0 +1,3 @@
+module example.com/fast-builds
+
+go 1.21
