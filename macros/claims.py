@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .errors import ClaimSyntaxError, LivedocsError
-from .measurement import content_size_of, failure_of, image_of
+from .measurement import Measurement, content_size_of, failure_of, image_of
 from .sources import Facts
 from .units import human_seconds, human_size, percent, reduction
 
@@ -369,13 +369,16 @@ def _layer_size(facts: Facts, args: tuple[str, ...], note: Note) -> float:
     raise LivedocsError(f"no layer of {args[0]} was created by anything containing {args[1]!r}")
 
 
-def _step_seconds(facts: Facts, args: tuple[str, ...], note: Note) -> float:
-    """How long BuildKit took for the image's step whose instruction contains the text."""
-    measurement = image_of(facts.measurement(args[0]), args[0])
+def step_seconds(measurement: Measurement, tag: str, text: str) -> float:
+    """How long BuildKit took for the image's step whose instruction contains `text`."""
     for step in measurement.own_steps():
-        if args[1] in step.instruction and step.seconds is not None:
+        if text in step.instruction and step.seconds is not None:
             return step.seconds
-    raise LivedocsError(f"no timed step of {args[0]} contains {args[1]!r} (step durations come from BuildKit)")
+    raise LivedocsError(f"no timed step of {tag} contains {text!r} (step durations come from BuildKit)")
+
+
+def _step_seconds(facts: Facts, args: tuple[str, ...], note: Note) -> float:
+    return step_seconds(image_of(facts.measurement(args[0]), args[0]), args[0], args[1])
 
 
 def _context_bytes(facts: Facts, args: tuple[str, ...], note: Note) -> float:

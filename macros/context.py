@@ -130,7 +130,11 @@ def _files(context: Path, repository: Path, spec: ImageSpec) -> list[tuple[str, 
     return found
 
 
-_LINE_COMMENTS = {".go": "//", ".js": "//", ".ts": "//", ".c": "//", ".rs": "//", ".py": "#", ".sh": "#", ".rb": "#"}
+# How a nonce line is written into an edited file: a comment, or (logs, text) a plain line.
+_LINE_COMMENTS = {
+    ".go": "//", ".js": "//", ".ts": "//", ".c": "//", ".rs": "//", ".py": "#", ".sh": "#", ".rb": "#",
+    ".log": "", ".txt": "", ".md": "",
+}  # fmt: skip
 
 
 def build_context(
@@ -163,8 +167,8 @@ def build_context(
             else:
                 data = source.read_bytes()
                 comment = _LINE_COMMENTS.get(Path(relative).suffix)
-                if nonce and relative in replacements and comment:
-                    data += f"\n{comment} livedocs edit {nonce}\n".encode()
+                if nonce and relative in replacements and comment is not None:
+                    data += f"\n{comment} livedocs edit {nonce}\n".replace("\n ", "\n").encode()
                 if relative == spec.dockerfile:
                     dockerfile_text = data.decode("utf-8")
                     data = rewrite_images(dockerfile_text, image_map).encode("utf-8")

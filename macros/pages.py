@@ -23,7 +23,7 @@ from .errors import LivedocsError
 from .logs import own_logger
 from .measurement import Measurement, NotMeasuredHere, content_size_of, failure_of, image_of
 from .sources import Facts
-from .units import human_size, percent, reduction, short_id
+from .units import human_seconds, human_size, percent, reduction, short_id
 
 # Printed as found: under `mkdocs serve` a false claim must show, not stop the server;
 # under `mkdocs build` the adapter ends the build with the full list.
@@ -172,6 +172,19 @@ class Pages:
     def content_size(self, view: Facts, tag: str) -> str:
         """What `docker images --tree` prints as CONTENT SIZE (the containerd store only)."""
         return human_size(content_size_of(self.image(view, tag), tag, view.store))
+
+    @macro("inline")
+    def context_size(self, view: Facts, tag: str) -> str:
+        """What BuildKit's `transferring context:` said it sent of the build context."""
+        sent = self.image(view, tag).context_bytes
+        if sent is None:
+            raise NotMeasuredHere(f"no build context transfer is recorded for {tag} on {view.store}")
+        return human_size(sent)
+
+    @macro("inline")
+    def step_seconds(self, view: Facts, tag: str, text: str) -> str:
+        """How long BuildKit took for the step whose instruction contains `text` (`DONE 17.2s`)."""
+        return human_seconds(claims.step_seconds(self.image(view, tag), tag, text))
 
     @macro("inline")
     def image_id(self, view: Facts, tag: str) -> str:

@@ -1,24 +1,37 @@
-"""scripts/bench.py --quick: a real replay and warm build of a copy of the site, results as JSON.
+"""scripts/bench.py --quick: real replay, warm and cold builds of a copy of the site, results as JSON.
 
 Speed is judged by the benchmark's own table, not here: this checks that the benchmark
 runs, writes what it says it writes, shows the previous run's figures, and leaves the
 repository's record alone (it builds a copy of the site elsewhere: comparing the record's
-bytes would race with anyone building the site in this tree at the same time).
+bytes would race with anyone building the site in this tree at the same time); that its
+cold rows run on fresh engines of its own, which hold nothing but the stand-ins when timed
+and are gone afterwards; and that a SIGTERM leaves no such engine behind.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
+from macros.examples import load_examples
+
 from .conftest import REPO
 
 BENCH = REPO / "scripts" / "bench.py"
-QUICK = {"replay_build", "warm_live_build", "replay_build_no_macros", "peak_rss_replay", "peak_rss_replay_no_macros"}
+QUICK = {
+    "replay_build",
+    "warm_live_build",
+    "replay_build_no_macros",
+    "peak_rss_replay",
+    "peak_rss_replay_no_macros",
+    "cold_cli_one_store",
+    "cold_live_one_store",
+}
 PREVIOUS = {
     "schema": 1,
     "started_at": "2000-01-01T00:00:00Z",
@@ -51,7 +64,7 @@ def test_quick_bench_writes_positive_figures_and_leaves_the_record_alone(tmp_pat
     assert not copy.exists(), "and removes the copy afterwards"
 
     measurements = latest["measurements"]
-    assert set(measurements) == QUICK, "--quick skips the cold build and the serve measurements"
+    assert set(measurements) == QUICK, "--quick skips serve and the cold pair on both stores"
     for key, item in measurements.items():
         assert item["unit"] in ("s", "MB"), key
         assert item["median"] > 0, key
@@ -65,11 +78,87 @@ def test_quick_bench_writes_positive_figures_and_leaves_the_record_alone(tmp_pat
     assert abs(ratio - warm["samples"][0] / measurements["replay_build"]["samples"][0]) < 0.01
     assert f"rounds {ratio:.2f}; median {ratio:.2f}" in done.stdout
 
+    # Cold: the site's build against `docker buildx build` by hand, each on a fresh engine.
+    cold = measurements["cold_live_one_store"]
+    assert cold["baseline"] == "cold_cli_one_store" and cold["target"] == 1.0 and isinstance(cold["passed"], bool)
+    [ratio] = cold["ratios"]
+    assert abs(ratio - cold["samples"][0] / measurements["cold_cli_one_store"]["samples"][0]) < 0.01
+    [pair] = latest["details"]["cold_rounds"]
+    assert pair["row"] == "one_store" and pair["left"] == []
+    fresh = [*pair["fresh_engines"]["by_hand"], *pair["fresh_engines"]["site"]]
+    assert [engine["store"] for engine in fresh] == ["overlay2", "overlay2"]
+    for engine in fresh:
+        assert engine["images"] == ["standin/alpine:3.19", "standin/golang:1.21-alpine3.19"], engine
+        assert engine["build_cache_records"] == 0, engine
+        assert_gone(engine["folder"], engine["bridge"].split()[0])
+    images = len(load_examples(REPO))
+    assert pair["site"]["summary"].startswith(f"livedocs: built {images}, cached 0"), pair["site"]["summary"]
+    assert len(pair["by_hand"]["seconds_by_build"]) == images
+    assert all(
+        build.startswith("docker buildx build --progress=plain -t ") for build in latest["details"]["cli_builds"]
+    )
+
     # The table names every measurement and shows the previous run beside the new one.
     for item in measurements.values():
         assert item["label"] in done.stdout
     assert "previous (2000-01-01T00:00:00Z)" in done.stdout
     assert "4.321 s" in done.stdout
+
+
+def assert_gone(folder: str, bridge: str) -> None:
+    """No trace of a throwaway engine: its folder, its bridge, a process naming its folder."""
+    assert not Path(folder).exists(), folder
+    shown = subprocess.run(["ip", "link", "show", bridge], capture_output=True, check=False)
+    assert shown.returncode != 0, f"bridge {bridge} is still there"
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (process / "cmdline").read_bytes()
+        except OSError:
+            continue
+        assert folder.encode() not in command, f"process {process.name} still runs from {folder}"
+
+
+ENGINES_THEN_WAIT = f"""
+import signal, sys, time
+sys.path.insert(0, {str(BENCH.parent)!r})
+import bench
+signal.signal(signal.SIGTERM, bench._terminated)
+try:
+    with bench.throwaway_engines(["overlay2", "containerd"]) as engines:
+        for engine in engines:
+            print("engine", engine.home, engine.name, engine.host, flush=True)
+        print("up", flush=True)
+        time.sleep(600)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_a_sigterm_leaves_no_throwaway_engine_behind() -> None:
+    """The cold rounds' engines are stopped and removed when the bench is told to stop:
+    their folders, bridges and processes are gone, and they answered while they ran."""
+    command = [sys.executable, "-c", ENGINES_THEN_WAIT]
+    engines = []
+    with subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None and process.stderr is not None
+            for line in process.stdout:
+                if line.startswith("engine "):
+                    engines.append(line.split()[1:])
+                if line.strip() == "up":
+                    break
+            assert len(engines) == 2, process.stderr.read()
+            for _, _, host in engines:
+                info = ["docker", "-H", host, "info", "--format", "{{.Driver}}"]
+                answered = subprocess.run(info, capture_output=True, text=True, check=False)
+                assert answered.returncode == 0, answered.stderr
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=180) == 130, process.stderr.read()
+        finally:
+            if process.poll() is None:
+                process.kill()
+    for folder, bridge, _ in engines:
+        assert_gone(folder, bridge)
 
 
 def load_bench() -> ModuleType:

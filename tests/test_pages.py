@@ -45,7 +45,8 @@ def test_every_macro_is_registered_once_under_its_name() -> None:
     pages = Pages([chapter_facts()])
     functions = macros(pages)
     assert set(functions) == set(MACROS) == {
-        "size", "content_size", "image_id", "reduction", "images_table", "layers", "size_chart", "response",
+        "size", "content_size", "context_size", "step_seconds", "image_id", "reduction", "images_table",
+        "layers", "size_chart", "response",
         "build_error", "build_steps", "cached_steps", "provenance", "claim",
     }  # fmt: skip
     assert functions["size"]("go-app-multi") == "8.7MB"
@@ -201,3 +202,12 @@ def test_a_response_reads_as_curl_i_prints_it() -> None:
         "$ curl -i http://127.0.0.1:8080/hello\nHTTP/1.1 200 OK\nContent-Type: text/plain; charset=utf-8\n"
         "Content-Length: 3\n\nhi\n"
     )
+
+
+def test_durations_and_context_sizes_in_sentences() -> None:
+    pages = Pages([chapter_facts()])
+    pages.begin_page(
+        "docs/x.md", '{{ step_seconds("copy-all-edited", "step 6") }} {{ context_size("go-app-multi") }}\n'
+    )
+    assert pages.step_seconds("copy-all-edited", "step 6") == "17.2s"
+    assert pages.context_size("go-app-multi") == "2.05kB"
