@@ -9,6 +9,7 @@ remote BuildKit) is one more class here.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -62,7 +63,7 @@ class BuildKit:
 
     def __init__(self, host: str | None, version: str, image_map: Mapping[str, str], engine: Callable[[], Engine]):
         self.version = version
-        self.buildkit_version = buildkit_version(host)
+        self._host = host
         self._buildx = BuildKitBuilder(host)
         self._image_map = image_map
         self._engine = engine
@@ -98,6 +99,11 @@ class BuildKit:
         sent = log.context_size()
         listing = official_names(log.listing(), self._image_map)
         return Built(found.id, steps, listing, parse_size(sent) if sent else None)
+
+    @functools.cached_property
+    def buildkit_version(self) -> str:
+        """The engine's BuildKit, asked only when a build needs recording (not on a warm build)."""
+        return buildkit_version(self._host)
 
     def forget_stages(self, tag: str) -> None:
         """BuildKit keeps no stage images; its cache is its own."""

@@ -11,6 +11,7 @@ sent of the build context, and the error of a failed build with its Dockerfile l
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
 import re
@@ -120,14 +121,20 @@ class PlainLog:
 
 
 def buildx_available(host: str | None) -> str | None:
-    """buildx's version if `docker buildx` answers for this engine, else None."""
+    """buildx's version if `docker buildx` answers, else None (the plugin is the CLI's, not the engine's)."""
+    return _buildx_version()
+
+
+@functools.cache
+def _buildx_version() -> str | None:
+    """Asked once per process."""
     docker = shutil.which("docker")
     if docker is None:
         return None
     try:
         done = subprocess.run(
             [docker, "buildx", "version"],
-            env=_environment(host),
+            env=_environment(None),
             capture_output=True,
             text=True,
             timeout=30,

@@ -172,6 +172,25 @@ class Engine:
                 return int(image["Size"]), (content if self.facts().store == "containerd" else None)
         raise LivedocsError(f"the engine does not list image {image_id}")
 
+    def tagged_images(self) -> dict[str, ImageInfo]:
+        """Every tagged image the engine holds, by `repository:tag` (one list call, no inspect)."""
+        try:
+            listed = self._api.images()
+        except _API_ERRORS as error:
+            raise self.stopped(error) from None
+        found = {}
+        for image in listed:
+            info = ImageInfo(
+                id=str(image["Id"]),
+                size_bytes=int(image.get("Size", 0)),
+                created=_iso(image.get("Created", 0)),
+                tags=tuple(image.get("RepoTags") or ()),
+                labels=dict(image.get("Labels") or {}),
+            )
+            for tag in info.tags:
+                found[tag] = info
+        return found
+
     def history(self, ref: str) -> list[Layer]:
         """The image's layers, newest first, as `docker history` lists them."""
         try:

@@ -8,6 +8,7 @@ build thread talks to the engine over a connection of its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 import time
@@ -21,11 +22,11 @@ from .builders import Builder, BuildKit, Built, Classic, stage_repository
 from .buildkit import buildx_available
 from .context import BuildContext, BuildRequest, build_context, cache_key
 from .dockerfile import base_images, rewrite_images
-from .engine import LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, LOCAL_SOCKET, Engine
+from .engine import LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, LOCAL_SOCKET, Engine, ImageInfo
 from .errors import BuildFailed, LivedocsError
 from .examples import ImageSpec, RunSpec
 from .logs import own_logger
-from .measurement import BaseImage, LayerEntry, Measurement, Response
+from .measurement import BaseImage, EngineFacts, LayerEntry, Measurement, Response
 from .record import Record, locked
 from .settings import Settings
 from .sources import Progress, Source
@@ -64,15 +65,10 @@ class LiveSource(Source):
         self._local = threading.local()
         self._lock = threading.RLock()
         self._base_ids: dict[str, tuple[str, bool]] = {}
+        self._listing: dict[str, ImageInfo] | None = None  # the engine's tagged images, read once per prepare
         self._base_rows: dict[str, list[tuple[str, int]]] = {}  # a base image's history
         self._fingerprints: dict[str, str] = {}
         self.builder = choose_builder(settings, self.host, self.image_map, lambda: self.engine)
-        self.engine_facts = replace(
-            engine.facts(),
-            builder=self.builder.name,
-            builder_version=self.builder.version,
-            buildkit_version=self.builder.buildkit_version,
-        )
 
     @classmethod
     def connect(
@@ -89,6 +85,16 @@ class LiveSource(Source):
         return cls(settings, specs, record, image_map, engine)
 
     # -- connections ------------------------------------------------------------
+
+    @functools.cached_property
+    def engine_facts(self) -> EngineFacts:
+        """The engine and builder, for the record: asked for only when something is measured."""
+        return replace(
+            self._main_engine.facts(),
+            builder=self.builder.name,
+            builder_version=self.builder.version,
+            buildkit_version=self.builder.buildkit_version,
+        )
 
     @property
     def engine(self) -> Engine:
@@ -124,17 +130,20 @@ class LiveSource(Source):
         pending = scheduler.with_afters(self.specs, (t for t in tags if t not in done), done=self.entries)
         if not pending:
             return
+        self._listing = None  # images may have changed since the last prepare (`mkdocs serve`)
         self._check_bases(pending)
         try:
             scheduler.run(self.specs, pending, lambda tag: self.resolve(tag, say), self.settings.workers)
             self._close_thread_engines()  # the build threads are done; a rebuild starts new ones
         except BaseException:
-            # Interrupted: drop the connections and let the process go. The build threads
-            # are daemons, so nothing waits for them; the engine cancels a build whose
-            # client went away, and the images its finished steps made are removed here.
-            self.close()
-            self.builder.cancel()
+            self.interrupt()
             raise
+
+    def interrupt(self) -> None:
+        """Drop the connections and cancel the builds; the build threads are daemons, so nothing
+        waits for them. The classic builder's finished steps' images are removed here."""
+        self.close()
+        self.builder.cancel()
 
     def refresh(self, specs: Mapping[str, ImageSpec], image_map: Mapping[str, str]) -> None:
         """Forget only what changed: an image whose inputs are the same keeps its figures."""
@@ -242,7 +251,7 @@ class LiveSource(Source):
             if recorded is not None and recorded.key == key and recorded.error is not None:
                 return recorded, False
             return self._measure_failure(plan, say), True
-        existing = self.engine.inspect(spec.tag)
+        existing = self._tagged(spec.tag)
         current = existing is not None and existing.labels.get(LABEL_KEY) == key
         if not force and current and recorded is not None and recorded.key == key and recorded.image_id == existing.id:
             return recorded, False
@@ -363,11 +372,21 @@ class LiveSource(Source):
 
     # -- base images, builds, stages ------------------------------------------------
 
+    def _tagged(self, ref: str) -> ImageInfo | None:
+        """The image `ref` names, from one listing of the engine's images per `prepare`."""
+        with self._lock:
+            if self._listing is None:
+                self._listing = self.engine.tagged_images()
+            listing = self._listing
+        name = ref if ":" in ref.rsplit("/", 1)[-1] else f"{ref}:latest"
+        found = listing.get(name)
+        return found if found is not None else (None if "@" not in ref else self.engine.inspect(ref))
+
     def _base_id(self, ref: str) -> tuple[str, bool] | None:
         with self._lock:
             if ref in self._base_ids:
                 return self._base_ids[ref]
-        found = self.engine.inspect(ref)
+        found = self._tagged(ref) or self.engine.inspect(ref)
         if found is None:
             return None
         result = (found.id, LABEL_STANDIN in found.labels)

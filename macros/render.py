@@ -160,6 +160,11 @@ def claim_mark(holds: bool, summary: str) -> str:
     return f'<span class="livedocs-claim livedocs-false" title="{html.escape(summary)}">✗ {html.escape(summary)}</span>'
 
 
+def claim_unchecked(summary: str) -> str:
+    """The mark of a claim no store of this build could check (its figure exists on another store)."""
+    return f'<span class="livedocs-claim livedocs-unchecked" title="{html.escape(summary)}">?</span>'
+
+
 def problem_box(message: str, detail: str | None = None) -> str:
     """An error shown in the page (under `mkdocs serve`): a block, never a traceback."""
     body = f"<strong>livedocs:</strong> {html.escape(message)}"

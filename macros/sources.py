@@ -78,6 +78,10 @@ class Source:
     def close(self) -> None:
         """Let go of the engine, if any."""
 
+    def interrupt(self) -> None:
+        """Stop whatever is building (SIGINT, SIGTERM) and let go of the engine."""
+        self.close()
+
     def measurement(self, tag: str) -> Measurement:
         """The figures of one image; LivedocsError if unknown or it failed to build."""
         if tag not in self.specs:

@@ -16,8 +16,10 @@ keeps the record. The mkdocs adapter in `macros/__init__.py` is one thin user of
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from .errors import EngineUnavailable, LivedocsError
 from .examples import load_examples
@@ -69,9 +71,12 @@ class Workbench:
         live: list[Source] = []
         unanswered: list[str] = []
         if self.settings.mode != "replay":
-            for host in self.settings.engines:
+            # every engine at once: a frozen one costs one timeout, not one per engine
+            with ThreadPoolExecutor(max_workers=len(self.settings.engines)) as pool:
+                attempts = [pool.submit(self._connect, host) for host in self.settings.engines]
+            for attempt in attempts:
                 try:
-                    source = LiveSource.connect(self.settings, host, self.specs, self.record, self.image_map)
+                    source = attempt.result()
                 except EngineUnavailable as error:
                     if self.settings.mode == "live":
                         raise EngineUnavailable(f"LIVEDOCS_ENGINE=live, but {error.message}") from None
@@ -102,6 +107,9 @@ class Workbench:
             self.views = [ReplaySource("overlay2", self.specs, self.record, self.notices[-1] if self.notices else None)]
         self.views.sort(key=lambda view: (view.store != "containerd", view.store))
 
+    def _connect(self, host: str | None) -> LiveSource:
+        return LiveSource.connect(self.settings, host, self.specs, self.record, self.image_map)
+
     def refresh(self) -> None:
         """Before a rebuild in the same process (`mkdocs serve`): forget only what changed.
 
@@ -116,24 +124,42 @@ class Workbench:
             view.refresh(self.specs, self.image_map)
 
     def prepare(self, tags: Iterable[str] | None = None, progress: Callable[[str], None] | None = None) -> Summary:
-        """Resolve images (all by default) on every store; failures are kept in `problems`, not raised."""
+        """Resolve images (all by default) on every store at once; failures are kept in `problems`, not raised."""
         say = progress or log.info
         wanted = list(self.specs) if tags is None else [t for t in tags if t in self.specs]
+        several = len(self.views) > 1
+        threads = [
+            threading.Thread(target=self._prepare_view, args=(view, wanted, say, several), daemon=True)
+            for view in self.views
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)  # short waits, so that SIGINT reaches the main thread at once
+        except BaseException:
+            for view in self.views:  # interrupted: stop every build, let the process go
+                view.interrupt()
+            raise
         total = Summary()
         for view in self.views:
-            before = Summary(**vars(view.summary))
-            started = time.monotonic()
-            where = f" on {view.store}" if len(self.views) > 1 and view.live else ""
-            view.prepare(wanted, say if not where else lambda line, w=where: say(f"{line}{w}"))
-            now = view.summary
-            now.seconds += time.monotonic() - started
-            run = Summary(now.built - before.built, now.cached - before.cached, now.failed - before.failed)
-            run.seconds = now.seconds - before.seconds
-            if run.built or run.failed:
-                say(f"livedocs: {run.line()}{where}")
             for name in ("built", "cached", "failed", "seconds"):
-                setattr(total, name, getattr(total, name) + getattr(now, name))
+                setattr(total, name, getattr(total, name) + getattr(view.summary, name))
         return total
+
+    @staticmethod
+    def _prepare_view(view: Source, wanted: list[str], say: Callable[[str], None], several: bool) -> None:
+        before = Summary(**vars(view.summary))
+        started = time.monotonic()
+        where = f" on {view.store}" if several and view.live else ""
+        view.prepare(wanted, say if not where else lambda line: say(f"{line}{where}"))
+        now = view.summary
+        now.seconds += time.monotonic() - started
+        run = Summary(now.built - before.built, now.cached - before.cached, now.failed - before.failed)
+        run.seconds = now.seconds - before.seconds
+        if run.built or run.failed:
+            say(f"livedocs: {run.line()}{where}")
 
     def finish(self) -> list[str]:
         """Merge what this build measured into the record (live only); the drift lines."""

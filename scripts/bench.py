@@ -1,40 +1,63 @@
 #!/usr/bin/env python3
-"""Benchmark the site: what measuring on a live engine costs over replaying the record.
+"""Benchmark the site: what measuring costs over replaying the record, and over building
+the same Dockerfiles by hand.
 
 One run, on a temporary copy of the site (docs/, examples/ and mkdocs.yml copied, macros/
 symlinked), so that the repository's examples/measurements.json is never rewritten and
 nothing is built into site/:
 
-  replay build     LIVEDOCS_ENGINE=replay mkdocs build: no engine work; the baseline
-  warm live build  LIVEDOCS_ENGINE=live with every image cached; target <= 1.15 x replay
-  cold live build  this site's images (and so their layer cache) removed, then a live
-                   build; target <= 1.0 x the docker CLI building the same Dockerfiles
-                   one after another (DOCKER_BUILDKIT=0), cleared the same way first
-  serve            under `mkdocs serve`: prose edit -> page shows it; example edit ->
-                   page shows the changed figure (and the log says the rebuild ended);
-                   container events during the prose edit (target 0)
-  peak memory      max RSS of a replay build, with and without the macros module
+  replay build       LIVEDOCS_ENGINE=replay mkdocs build: no engine work; the baseline
+  warm live build    LIVEDOCS_ENGINE=live on the listed engines (LIVEDOCS_ENGINES, else the
+                     ones `make engine` started, as a site build finds them), every image
+                     current; target <= 1.15 x replay
+  cold, one store    a site build measuring on a fresh overlay2 engine (LIVEDOCS_ENGINE=auto,
+                     as `make site`: the containerd figures come from the record); target
+                     <= 1.0 x the reader's own `docker buildx build --progress=plain` of the
+                     same Dockerfiles (FROM mapped as the site maps it, same tags, `after:`
+                     order), one after another, on another fresh overlay2 engine
+  cold, both stores  a site build measuring on a fresh overlay2 and a fresh containerd-store
+                     engine at once; target <= 1.0 x the same builds by hand on a fresh
+                     engine of each store, one store after the other
+  serve              under `mkdocs serve` on the listed engines: prose edit -> page shows it;
+                     example edit -> page shows the changed figure (and the log says the
+                     rebuild ended); container events during the prose edit (target 0)
+  peak memory        max RSS of a replay build, with and without the macros module
+
+Cold is cold on both sides, and the engines a contributor uses are never pruned: each cold
+pair starts dockerds of its own (one per side and store, each with an empty data root, so
+no images and an empty BuildKit cache), puts the offline stand-ins into each with
+scripts/standins.sh (not timed), checks that each holds nothing else, times the two sides
+one after the other, each on its own engines, then stops the engines and removes all they
+had (processes, mounts, folder, bridge), on Ctrl-C and SIGTERM too. That needs root and a
+dockerd on PATH (`make bench` has both); without them the cold rows are skipped, and the
+output says why.
 
 Every timing is wall-clock, taken in --repeat rounds (default 3). A round times a baseline
 and what is compared with it back to back (a replay build, then a warm live build; the
-docker CLI's cold builds, then the site's), so each round has a ratio of its own; a ratio
-is the median of the rounds' ratios, and so is its verdict: other work on the machine
-during one round moves that round's ratio, not the others'. The table gives each median,
-its ratio, the target and whether it is met, and the previous bench/latest.json beside
-them; the results go to bench/results-<timestamp>.json and bench/latest.json. A missed
-target is reported in the table, not by the exit status: the exit status is non-zero only
-when the benchmark itself could not run.
+builds by hand, then the site's, or the other way round: the cold pairs alternate which
+side goes first), so each round has a ratio of its own; a ratio is the median of the
+rounds' ratios, and so is its verdict: other work on the machine during one round moves
+that round's ratio, not the others'. The table gives each median, its ratio, the target
+and whether it is met, and the previous bench/latest.json beside them; the results go to
+bench/results-<timestamp>.json and bench/latest.json. A missed target is reported in the
+table, not by the exit status: the exit status is non-zero only when the benchmark itself
+could not run.
 
     .venv/bin/python scripts/bench.py [--repeat N] [--quick] [--results-dir DIR] [--profile]
+
+--quick: the replay, warm, memory and cold one-store rows only (no serve, no cold pair on
+both stores).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import html
 import http.client
 import io
+import itertools
 import json
 import os
 import platform
@@ -48,30 +71,31 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the site's macros/, and tests/engines.py
 
-from macros.builders import stage_repository  # noqa: E402
 from macros.dockerfile import rewrite_images  # noqa: E402
-from macros.engine import Engine  # noqa: E402
+from macros.engine import LOCAL_SOCKET, Engine  # noqa: E402
 from macros.errors import LivedocsError  # noqa: E402
 from macros.examples import ImageSpec, load_examples  # noqa: E402
 from macros.imagemap import load_image_map  # noqa: E402
 from macros.scheduler import dependency_order  # noqa: E402
+from macros.settings import RECORD, Settings  # noqa: E402
 from macros.units import iso_utc  # noqa: E402
 from tests.engines import free_port  # noqa: E402
 
 DEFAULT_RESULTS = REPO / "bench"
 DEFAULT_IMAGE_MAP = REPO / "tests" / "standins" / "image-map.yml"
-SCHEMA = 2  # 2: a ratio is the median of the rounds' ratios (1: the ratio of the medians)
-CLI_PREFIX = "bench-cli-"  # tags of the images the docker CLI baseline builds
+# 3: the cold rows on fresh engines of the bench's own, against `docker buildx build` by hand
+# (2: a ratio is the median of the rounds' ratios; 1: the ratio of the medians)
+SCHEMA = 3
 PROSE_PAGE = "docs/multi-stage.md"
 PROSE_URL = "multi-stage/"  # below the path the server says it serves on (site_url's path)
 EXAMPLE_FILE = "examples/go-app/main.go"
@@ -81,8 +105,26 @@ COLD_TARGET = 1.0
 BUILD_TIMEOUT = 3600.0
 SERVE_TIMEOUT = 900.0
 NO_MACROS_CONFIG = "mkdocs-nomacros.yml"
-_LAYER_LINE = re.compile(r"^\s*---> ([0-9a-f]{12})\s*$", re.M)
-_CONTAINER_LINE = re.compile(r"^\s*---> Running in ([0-9a-f]{12})\s*$", re.M)
+SHARED_TRIES = 3  # tries of a build (or round) on the listed engines, which others build on too
+# The cold rows: which stores each compares on (a fresh engine per store and side).
+COLD_ROWS = {"one_store": ("overlay2",), "both_stores": ("overlay2", "containerd")}
+# Each store's daemon.json, as scripts/engine.sh writes them.
+ENGINE_CONFIG: dict[str, dict[str, Any]] = {
+    "overlay2": {"storage-driver": "overlay2"},
+    "containerd": {"features": {"containerd-snapshotter": True}},
+}
+# The bridges of the throwaway engines take /24s of 10.213.0.0/16: not Docker's default
+# address pools (172.17-31, 192.168), nor what scripts/engine.sh or tests/engines.py use.
+BRIDGE_NET = "10.213"
+ENGINE_WAIT = 120.0  # seconds a fresh dockerd may take to answer
+# Registry traffic of the throwaway engines goes to a dead loopback proxy, as the main engines'.
+DEAD_PROXY = {
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "localhost,127.0.0.1",
+}
+_CACHED_STEP = re.compile(r"^#\d+ CACHED$", re.M)
+_BUILT_LINE = re.compile(r"livedocs: built (\d+), cached (\d+)")
 # The end of a serve rebuild: the browsers are reloaded after every build that returns
 # (mkdocs does not always log "Documentation built" for a rebuild), or the rebuild failed.
 _REBUILT_LINE = re.compile(r"Reloading browsers|An error happened during the rebuild")
@@ -93,6 +135,9 @@ _SUMMARY_LINE = re.compile(r"livedocs: built \d+, cached \d+.*")
 
 class BenchError(Exception):
     """The benchmark itself cannot go on (as opposed to a target that is missed)."""
+
+
+T = TypeVar("T")
 
 
 def say(message: str) -> None:
@@ -157,13 +202,29 @@ def stop_child(process: subprocess.Popen[bytes], signals: tuple[signal.Signals, 
     return "killed"
 
 
-def child_env(mode: str | None, image_map: str) -> dict[str, str]:
-    """The environment of a site build: LIVEDOCS_ENGINE as given, the image map, no serve flag."""
-    env = {key: value for key, value in os.environ.items() if key not in ("LIVEDOCS_ENGINE", "LIVEDOCS_SERVE")}
+def child_env(mode: str | None, image_map: str, engines: Sequence[str | None] = ()) -> dict[str, str]:
+    """The environment of a site build: LIVEDOCS_ENGINE as given, the image map, no serve
+    flag, and LIVEDOCS_ENGINES naming `engines` (if any: else the build finds its own)."""
+    unset = ("LIVEDOCS_ENGINE", "LIVEDOCS_ENGINES", "LIVEDOCS_SERVE")
+    env = {key: value for key, value in os.environ.items() if key not in unset}
     env.update({"NO_MKDOCS_2_WARNING": "1", "LIVEDOCS_IMAGE_MAP": image_map, "PYTHONUNBUFFERED": "1"})
     if mode is not None:
         env["LIVEDOCS_ENGINE"] = mode
+    if engines:
+        env["LIVEDOCS_ENGINES"] = ",".join(host or LOCAL_SOCKET for host in engines)
     return env
+
+
+def engine_env(host: str) -> dict[str, str]:
+    """The environment of a docker command for the engine at `host` (no docker context in the way)."""
+    env = {key: value for key, value in os.environ.items() if key not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+    env["DOCKER_HOST"] = host
+    return env
+
+
+def listed_engines() -> tuple[str | None, ...]:
+    """The engines a site build of this repository measures on (None: the local socket)."""
+    return Settings.load(REPO).engines
 
 
 def mkdocs_command() -> str:
@@ -183,11 +244,12 @@ def mkdocs_command() -> str:
 class SiteCopy:
     """docs/, examples/ and mkdocs.yml copied into a temporary folder, macros/ symlinked."""
 
-    def __init__(self, workdir: Path, image_map: str) -> None:
+    def __init__(self, workdir: Path, image_map: str, engines: Sequence[str | None]) -> None:
         self.workdir = workdir
         self.root = workdir / "src"
         self.site_dir = workdir / "site"
         self.image_map = image_map
+        self.engines = tuple(engines)  # what its live builds measure on, unless told otherwise
         self.mkdocs = mkdocs_command()
         self.root.mkdir()
         shutil.copytree(REPO / "docs", self.root / "docs", symlinks=True)
@@ -201,11 +263,15 @@ class SiteCopy:
             encoding="utf-8",
         )
 
-    def build(self, mode: str, *, macros: bool = True) -> ChildRun:
-        """`mkdocs build` of the copy into the temporary site folder (--strict with macros)."""
+    def env(self, mode: str, engines: Sequence[str | None] = ()) -> dict[str, str]:
+        return child_env(mode, self.image_map, engines or self.engines)
+
+    def build(self, mode: str, *, macros: bool = True, engines: Sequence[str] = ()) -> ChildRun:
+        """`mkdocs build` of the copy into the temporary site folder (--strict with macros),
+        measuring on `engines` if given, else on the listed ones."""
         command = [self.mkdocs, "build", "--site-dir", str(self.site_dir)]
         command += ["--strict"] if macros else ["--config-file", NO_MACROS_CONFIG]
-        run = run_child(command, cwd=self.root, env=child_env(mode, self.image_map))
+        run = run_child(command, cwd=self.root, env=self.env(mode, engines))
         if run.code != 0:
             what = "mkdocs build" + ("" if macros else " (without macros)")
             raise BenchError(f"{what} with LIVEDOCS_ENGINE={mode} failed ({run.code}):\n{run.tail()}")
@@ -217,102 +283,312 @@ class SiteCopy:
 
 
 def build_summary(run: ChildRun) -> str:
-    """The workbench's 'built N, cached M' line, or what the log says instead."""
+    """The workbench's 'built N, cached M' lines (one per store), or what the log says instead."""
     found = _SUMMARY_LINE.findall(run.output)
     if found:
-        return found[-1]
+        return "; ".join(found)
     return "built nothing" if "livedocs: building" not in run.output else "built (no summary line)"
 
 
-# -- the docker CLI baseline ----------------------------------------------------------
+# -- throwaway engines, for the cold rounds ---------------------------------------------
+
+
+def cold_unavailable() -> str | None:
+    """Why the cold rounds cannot start engines of their own here, or None if they can."""
+    if os.geteuid() != 0:
+        return "starting throwaway engines needs root"
+    missing = [tool for tool in ("dockerd", "containerd", "docker", "ip", "umount") if shutil.which(tool) is None]
+    if missing:
+        return f"not on PATH: {', '.join(missing)} (`make bench` puts /opt/livedocs/docker first)"
+    return None
+
+
+def free_subnets(count: int) -> list[str]:
+    """Addresses for `count` bridges, each in a /24 of 10.213.0.0/16 that no address or route here is in."""
+    used = "".join(
+        subprocess.run(["ip", "-4", *args], capture_output=True, text=True, check=False).stdout
+        for args in (["-o", "addr"], ["route"])
+    )
+    taken = {int(number) for number in re.findall(rf"(?<![\d.]){re.escape(BRIDGE_NET)}\.(\d+)\.", used)}
+    start = os.getpid() % 250
+    free = [number for step in range(250) if (number := (start + step) % 250 + 1) not in taken]
+    if len(free) < count:
+        raise BenchError(f"no free /24 in {BRIDGE_NET}.0.0/16 for a throwaway engine's bridge")
+    return [f"{BRIDGE_NET}.{number}.1/24" for number in free[:count]]
+
+
+def mounts_under(folder: Path) -> list[str]:
+    """The mount points at or below `folder`, deepest first."""
+    points = []
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines():
+            fields = line.split()
+            if len(fields) > 4:
+                point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+                if Path(point).is_relative_to(folder):
+                    points.append(point)
+    return sorted(points, key=len, reverse=True)
+
+
+_engine_numbers = itertools.count(1)
+
+
+class ThrowawayEngine:
+    """A dockerd of the bench's own, started with an empty data root: no images, no build cache.
+
+    Socket, data root, exec root, pidfile, daemon.json and log all lie in one temporary
+    folder; its containerd namespaces and its bridge (on a private /24, iptables left
+    alone) are its own. `stop` removes every trace of it.
+    """
+
+    def __init__(self, store: str, subnet: str) -> None:
+        self.store = store
+        self.subnet = subnet
+        self.name = f"ldb{os.getpid() % 100000}n{next(_engine_numbers)}"  # bridge and namespaces; <= 15 characters
+        self.home = Path(tempfile.mkdtemp(prefix=f"livedocs-bench-{store}-")).resolve()
+        self.host = f"unix://{self.home / 'docker.sock'}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.bridge = False  # whether the bridge was made (and so must go)
+        self.left: list[str] = []  # what stopping it could not remove
+        self.facts: dict[str, str] = {}  # the engine's, once it answers
+
+    def start(self) -> None:
+        """Make the bridge and start the dockerd (`wait` waits for it to answer)."""
+        for args in (
+            ["link", "add", "name", self.name, "type", "bridge"],
+            ["addr", "add", self.subnet, "dev", self.name],
+            ["link", "set", self.name, "up"],
+        ):
+            done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                raise BenchError(f"ip {' '.join(args)}: {done.stderr.strip()}")
+            self.bridge = True
+        config = self.home / "daemon.json"
+        config.write_text(json.dumps(ENGINE_CONFIG[self.store]) + "\n", encoding="utf-8")
+        dockerd = shutil.which("dockerd") or "dockerd"
+        command = [
+            dockerd,
+            f"--config-file={config}",
+            f"--host={self.host}",
+            f"--data-root={self.home / 'data'}",
+            f"--exec-root={self.home / 'exec'}",
+            f"--pidfile={self.home / 'dockerd.pid'}",
+            f"--bridge={self.name}",
+            f"--containerd-namespace={self.name}",
+            f"--containerd-plugins-namespace={self.name}-plugins",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--ip-masq=false",
+        ]
+        proxy = Path(dockerd).with_name("docker-proxy")
+        if proxy.is_file():
+            command.append(f"--userland-proxy-path={proxy}")
+        env = {**os.environ, **DEAD_PROXY, **{key.lower(): value for key, value in DEAD_PROXY.items()}}
+        with open(self.home / "dockerd.log", "wb") as log:
+            # A session of its own: a Ctrl-C in the terminal reaches the bench, which stops it.
+            self.process = subprocess.Popen(
+                command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
+
+    def wait(self) -> None:
+        """Wait until the engine answers. BenchError if it exits, stalls, or has another store."""
+        assert self.process is not None
+        deadline = time.monotonic() + ENGINE_WAIT
+        while True:
+            if self.process.poll() is not None:
+                raise BenchError(f"a throwaway {self.store} dockerd exited ({self.process.returncode}):\n{self.log()}")
+            try:
+                engine = Engine.connect(self.host, timeout=5)
+            except LivedocsError:
+                if time.monotonic() > deadline:
+                    raise BenchError(
+                        f"a throwaway {self.store} dockerd did not answer in {ENGINE_WAIT:g}s:\n{self.log()}"
+                    ) from None
+                time.sleep(0.25)
+                continue
+            try:
+                facts = engine.facts()
+            finally:
+                engine.close()
+            if facts.store != self.store:
+                raise BenchError(f"the throwaway engine at {self.host} has the {facts.store} store, not {self.store}")
+            self.facts = facts.to_json()
+            return
+
+    def log(self, lines: int = 15) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join((self.home / "dockerd.log").read_text(errors="replace").splitlines()[-lines:])
+        return "(no log)"
+
+    def put_standins(self) -> float:
+        """The offline stand-ins, built into this engine by scripts/standins.sh; the seconds it took."""
+        command = ["bash", str(REPO / "scripts" / "standins.sh"), sys.executable]
+        done = run_child(command, cwd=REPO, env=engine_env(self.host), timeout=600)
+        if done.code != 0:
+            raise BenchError(f"scripts/standins.sh into the throwaway {self.store} engine failed:\n{done.tail()}")
+        return done.seconds
+
+    def contents(self) -> dict[str, Any]:
+        """What the engine holds: its images' tags and how many build cache records it has."""
+        client = docker.DockerClient(base_url=self.host, timeout=60)
+        try:
+            tags = sorted(tag for image in client.images.list() for tag in image.tags)
+            cache = client.df().get("BuildCache") or []
+        finally:
+            client.close()
+        return {"images": tags, "build_cache_records": len(cache)}
+
+    def stop(self) -> None:
+        """Stop the dockerd, then remove what it leaves: processes, mounts, folder, bridge.
+
+        What cannot be removed is listed in `left`. The folder is removed only once nothing
+        is mounted below it any more, so that no mount can lead the removal outside it.
+        """
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()  # dockerd stops its containers, its containerd and its mounts
+            try:
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        # Its containerd and shims, had the dockerd no time to stop them: they name its folder.
+        folder = str(self.home).encode()
+        for entry in Path("/proc").glob("[0-9]*"):
+            with contextlib.suppress(OSError, ValueError):
+                if folder in (entry / "cmdline").read_bytes():
+                    os.kill(int(entry.name), signal.SIGKILL)
+        for point in mounts_under(self.home):
+            if subprocess.run(["umount", point], capture_output=True, check=False).returncode != 0:
+                subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+        self.left = mounts_under(self.home)
+        if not self.left:
+            shutil.rmtree(self.home, ignore_errors=True)
+        if self.home.exists():
+            self.left.append(str(self.home))
+        if self.bridge:
+            subprocess.run(["ip", "link", "delete", self.name], capture_output=True, check=False)
+            if subprocess.run(["ip", "link", "show", self.name], capture_output=True, check=False).returncode == 0:
+                self.left.append(f"bridge {self.name}")
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block is done (then end the run as Ctrl-C does)."""
+    caught: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, _: caught.append(signum)) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt(f"signal {caught[0]}")
+
+
+@contextlib.contextmanager
+def throwaway_engines(stores: Sequence[str]) -> Iterator[list[ThrowawayEngine]]:
+    """Fresh engines, one per store in `stores` (in that order), answering and holding the
+    stand-ins; afterwards, whatever happened, stopped and removed (see each one's `left`)."""
+    engines: list[ThrowawayEngine] = []
+    try:
+        for store, subnet in zip(stores, free_subnets(len(stores)), strict=True):
+            engines.append(ThrowawayEngine(store, subnet))
+            engines[-1].start()
+        for engine in engines:
+            engine.wait()
+        for engine in engines:
+            engine.put_standins()
+        yield engines
+    finally:
+        with signals_held():  # a second Ctrl-C does not leave an engine behind
+            for engine in reversed(engines):
+                engine.stop()
+        left = [item for engine in engines for item in engine.left]
+        if left:
+            say(f"could not remove all of the throwaway engines; left: {', '.join(left)}")
+
+
+def check_cold(engines: Sequence[ThrowawayEngine]) -> list[dict[str, Any]]:
+    """What each fresh engine holds before it is timed; BenchError unless that is the
+    stand-ins alone, with no build cache."""
+    found = []
+    for engine in engines:
+        contents = engine.contents()
+        others = [tag for tag in contents["images"] if not tag.startswith("standin/")]
+        if others or contents["build_cache_records"]:
+            raise BenchError(f"a fresh {engine.store} engine is not cold: {contents}")
+        identity = {"store": engine.store, "version": engine.facts.get("version", "?"), "folder": str(engine.home)}
+        found.append({**identity, "bridge": f"{engine.name} {engine.subnet}", **contents})
+    return found
+
+
+# -- the baseline: the same Dockerfiles built by hand ---------------------------------
 
 
 @dataclass(frozen=True)
 class CliBuild:
     tag: str
-    ref: str
     command: list[str]
     expect_failure: bool
 
 
 def cli_builds(specs: Mapping[str, ImageSpec], image_map: str, workdir: Path) -> list[CliBuild]:
-    """One `docker build` per declared image, on a copy of its context (FROM lines mapped,
-    `edit:` replacements made), an image built `after:` another after it."""
+    """The reader's `docker buildx build --progress=plain -t TAG -f DOCKERFILE FOLDER`, one per
+    declared image, on a copy of its context (FROM lines mapped to the stand-ins as the
+    site maps them, `edit:` replacements made), an image built `after:` another after it."""
     mapping = load_image_map(REPO, image_map)
     builds = []
     for tag in dependency_order(specs, specs):
         spec = specs[tag]
-        context = workdir / "cli" / re.sub(r"[^A-Za-z0-9_.-]", "_", tag)
+        context = workdir / "by-hand" / re.sub(r"[^A-Za-z0-9_.-]", "_", tag)
         shutil.copytree(spec.context_path, context, symlinks=True)
         for original, replacement in spec.edit.items():
             shutil.copyfile(spec.context_path / replacement, context / original)
         dockerfile = context / spec.dockerfile
         dockerfile.write_text(rewrite_images(dockerfile.read_text(encoding="utf-8"), mapping), encoding="utf-8")
-        ref = CLI_PREFIX + re.sub(r"[^a-z0-9_.-]", "-", tag.lower())
-        # --force-rm: a failed step's container is removed too, as the site's builds do.
-        command = ["docker", "build", "--force-rm", "-t", ref, "-f", str(dockerfile)]
+        command = ["docker", "buildx", "build", "--progress=plain", "-t", tag, "-f", str(dockerfile)]
         if spec.target:
             command += ["--target", spec.target]
         for key, value in sorted(spec.build_args.items()):
             command += ["--build-arg", f"{key}={value}"]
-        builds.append(CliBuild(tag, ref, [*command, str(context)], spec.expect_failure))
+        builds.append(CliBuild(tag, [*command, str(context)], spec.expect_failure))
     return builds
 
 
-@dataclass
-class CliRun:
-    """What the docker CLI baseline did: its time, and what its output names (for the clean-up)."""
+def build_by_hand(builds: list[CliBuild], engines: Sequence[ThrowawayEngine]) -> dict[str, Any]:
+    """Every build, one after another, on each engine in turn; the seconds they took, summed.
 
-    seconds: float = 0.0
-    layer_ids: set[str] = field(default_factory=set)  # short IDs of the images its steps made or reused
-    containers: set[str] = field(default_factory=set)  # short IDs of the containers its steps ran in
-    cached_steps: int = 0
-    unexpected: list[str] = field(default_factory=list)
-    per_build: dict[str, float] = field(default_factory=dict)  # seconds, by tag
-
-
-def run_cli_builds(builds: list[CliBuild], run: CliRun) -> None:
-    """Build every image with the docker CLI, one after another, into `run` (filled as it
-    goes, so that an interrupted baseline can still be cleaned up)."""
-    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
-    for build in builds:
-        done = run_child(build.command, cwd=REPO, env=env)
-        run.seconds += done.seconds
-        run.per_build[build.tag] = round(done.seconds, 2)
-        run.layer_ids.update(_LAYER_LINE.findall(done.output))
-        run.containers.update(_CONTAINER_LINE.findall(done.output))
-        run.cached_steps += done.output.count("---> Using cache")
-        if (done.code != 0) != build.expect_failure:
-            run.unexpected.append(f"{build.tag}: exit {done.code}\n{done.output[-2000:]}")
+    BenchError if a build does not end as declared (a failure expected, or not)."""
+    seconds, by_build, cached, unexpected = 0.0, {}, 0, []
+    for engine in engines:
+        for build in builds:
+            done = run_child(build.command, cwd=REPO, env=engine_env(engine.host))
+            seconds += done.seconds
+            by_build[f"{build.tag} on {engine.store}"] = round(done.seconds, 2)
+            cached += len(_CACHED_STEP.findall(done.output))
+            if (done.code != 0) != build.expect_failure:
+                unexpected.append(f"{build.tag} on {engine.store}: exit {done.code}\n{done.tail()}")
+    if unexpected:
+        raise BenchError("the builds by hand did not end as declared:\n" + "\n".join(unexpected))
+    return {"seconds": seconds, "seconds_by_build": by_build, "cached_steps": cached}
 
 
-def clear_images(engine: Engine, specs: Mapping[str, ImageSpec], builds: list[CliBuild]) -> dict[str, Any]:
-    """Remove this site's images, their `livedocs-stage/<tag>` stages and the CLI baseline's
-    images, so that their layers (the classic builder's cache) go too.
+def build_site_cold(copy: SiteCopy, engines: Sequence[ThrowawayEngine]) -> dict[str, Any]:
+    """A site build of the copy measuring on `engines`, from the repository's record as a
+    clone has it; BenchError unless it built every image on every engine (none cached).
 
-    Never forced: an image a container still uses stays, and is listed as left. The
-    stand-ins are never named, so never removed.
+    LIVEDOCS_ENGINE=auto, as `make site` has it: live on each engine given, and a store none
+    of them has is shown from the record. (In live mode a build on overlay2 alone fails: the
+    pages claim quantities only the containerd store has.)
     """
-    refs = [ref for tag in specs for ref in (tag, *engine.tags_in(stage_repository(tag)))]
-    present = [ref for ref in [*refs, *(build.ref for build in builds)] if engine.inspect(ref) is not None]
-    for ref in present:
-        engine.remove_image(ref)
-    left = [ref for ref in present if engine.inspect(ref) is not None]
-    return {"removed": len(present) - len(left), "left": left}
-
-
-def clean_cli(engine: Engine, builds: list[CliBuild], run: CliRun) -> dict[str, Any]:
-    """Remove what the CLI baseline left: its containers (none with --force-rm), its
-    `bench-cli-*` images, and the untagged images its output names (build stages, a failed
-    build's finished steps); one that another image is built on stays."""
-    for container_id in sorted(run.containers):
-        engine.remove_container(container_id)
-    for build in builds:
-        engine.remove_image(build.ref)
-    for image_id in sorted(run.layer_ids):
-        engine.remove_if_dangling(image_id)
-    left = [i for i in sorted(run.layer_ids) if (info := engine.inspect(i)) is not None and not info.tags]
-    return {"containers": len(run.containers), "untagged_left": left}
+    copy.restore(RECORD)  # not the record an earlier cold round wrote
+    run = copy.build("auto", engines=[engine.host for engine in engines])
+    counts = [(int(built), int(cached)) for built, cached in _BUILT_LINE.findall(run.output)]
+    if len(counts) != len(engines) or any(cached for _, cached in counts):
+        raise BenchError(f"the cold site build did not build everything on each engine: {build_summary(run)}")
+    return {"seconds": run.seconds, "summary": build_summary(run), "log": _SITE_LINE.findall(run.output)}
 
 
 # -- mkdocs serve ---------------------------------------------------------------------
@@ -339,7 +615,7 @@ class Server:
             self.process = subprocess.Popen(
                 command,
                 cwd=self.copy.root,
-                env=child_env("live", self.copy.image_map),
+                env=self.copy.env("live"),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
@@ -429,10 +705,10 @@ class Server:
 
 
 def measure_serve(copy: SiteCopy, repeat: int, found: dict[str, Samples]) -> dict[str, Any]:
-    """Edit-to-reload times under `mkdocs serve`, and the engine's container events during a prose edit.
+    """Edit-to-reload times under `mkdocs serve`, and the engines' container events during a prose edit.
 
     Each edit is timed from the write to the first poll of the page that shows it; the
-    log's end of the rebuild is timed too. The engine's container events are read for the
+    log's end of the rebuild is timed too. The engines' container events are read for the
     span from the prose edit until the server is calm again.
     """
     from tests.conftest import container_events  # the tests' count (that module imports pytest)
@@ -444,7 +720,8 @@ def measure_serve(copy: SiteCopy, repeat: int, found: dict[str, Samples]) -> dic
     if EXAMPLE_TEXT not in example_source:
         raise BenchError(f"{EXAMPLE_FILE} has no {EXAMPLE_TEXT!r} to edit")
     details: dict[str, Any] = {"container_events": [], "example_edits_not_shown": []}
-    client = docker.from_env(timeout=60)
+    # the engines the server measures on, for their container events
+    clients = [docker.from_env(timeout=60, environment=engine_env(host or LOCAL_SOCKET)) for host in copy.engines]
     say(f"mkdocs serve on 127.0.0.1:{server.port}")
     server.start()
     first = 0
@@ -465,7 +742,8 @@ def measure_serve(copy: SiteCopy, repeat: int, found: dict[str, Samples]) -> dic
                 },
                 "the prose edit",
             )
-            events = container_events(client, since, time.time())
+            until = time.time()
+            events = [event for client in clients for event in container_events(client, since, until)]
             found["serve_prose_edit"].values.append(seen["page"])
             found["serve_prose_container_events"].values.append(float(len(events)))
             details["container_events"] += events
@@ -495,7 +773,8 @@ def measure_serve(copy: SiteCopy, repeat: int, found: dict[str, Samples]) -> dic
     finally:
         details["stopped"] = server.stop()
         details["rebuilds"] = server.builds() - first
-        client.close()
+        for client in clients:
+            client.close()
     return details
 
 
@@ -518,8 +797,12 @@ def new_samples() -> dict[str, Samples]:
     entries = [
         Samples("replay_build", "replay build (baseline)"),
         Samples("warm_live_build", "warm live build", baseline="replay_build", target=WARM_TARGET),
-        Samples("cold_cli_build", "cold docker CLI builds, sequential"),
-        Samples("cold_live_build", "cold live build", baseline="cold_cli_build", target=COLD_TARGET),
+        Samples("cold_cli_one_store", "cold: docker buildx build by hand, overlay2"),
+        Samples("cold_live_one_store", "cold live build, overlay2", baseline="cold_cli_one_store", target=COLD_TARGET),
+        Samples("cold_cli_both_stores", "cold: docker buildx build by hand, both stores in turn"),
+        Samples(
+            "cold_live_both_stores", "cold live build, both stores", baseline="cold_cli_both_stores", target=COLD_TARGET
+        ),
         Samples("serve_prose_edit", "serve: prose edit -> page"),
         Samples("serve_prose_container_events", "serve: container events per prose edit", "events", target=0),
         Samples("serve_example_edit_log", "serve: example edit -> rebuild logged"),
@@ -537,11 +820,33 @@ def add_round(found: dict[str, Samples], **values: float) -> None:
         found[key].values.append(value)
 
 
-def measure_builds(copy: SiteCopy, repeat: int, found: dict[str, Samples]) -> dict[str, Any]:
-    """Rounds of a replay build, a warm live build right after it, and a replay build without macros."""
+def on_shared_engines(what: str, attempt: Callable[[], T], retries: list[str]) -> T:
+    """`attempt()`, tried again when a site build in it fails, SHARED_TRIES times in all.
+
+    The listed engines are shared: another checkout's tests or site build may build the
+    same tags meanwhile and replace an image under this build ("no longer in the engine").
+    Each retry is said, and listed in `retries` (the results keep them).
+    """
+    for number in range(1, SHARED_TRIES):
+        try:
+            return attempt()
+        except BenchError as error:
+            last = [line for line in str(error).splitlines() if line.strip()][-1:] or ["?"]
+            retries.append(f"{what}, try {number}: {last[0][:400]}")
+            say(f"{what} failed on try {number} of {SHARED_TRIES}, trying again: {last[0][:200]}")
+    return attempt()
+
+
+def measure_builds(copy: SiteCopy, repeat: int, found: dict[str, Samples], retries: list[str]) -> dict[str, Any]:
+    """Rounds of a replay build, a warm live build right after it, and a replay build without
+    macros (a round whose build fails is done again whole: see `on_shared_engines`)."""
     not_warm = []
     for number in range(repeat):
-        replay, warm, bare = copy.build("replay"), copy.build("live"), copy.build("replay", macros=False)
+        replay, warm, bare = on_shared_engines(
+            f"builds {number + 1}/{repeat}",
+            lambda: (copy.build("replay"), copy.build("live"), copy.build("replay", macros=False)),
+            retries,
+        )
         add_round(
             found,
             replay_build=replay.seconds,
@@ -559,31 +864,48 @@ def measure_builds(copy: SiteCopy, repeat: int, found: dict[str, Samples]) -> di
     return {"warm_builds_that_built": not_warm}
 
 
-def measure_cold(copy: SiteCopy, engine: Engine, repeat: int, found: dict[str, Samples]) -> dict[str, Any]:
-    """Rounds of the docker CLI's builds one after another, then the site's, each from a cleared engine."""
+def measure_cold(copy: SiteCopy, repeat: int, found: dict[str, Samples], rows: Sequence[str]) -> dict[str, Any]:
+    """Rounds of the cold pairs of `rows`: the builds by hand and the site's, each on fresh engines."""
     specs = load_examples(copy.root)
     builds = cli_builds(specs, copy.image_map, copy.workdir)
-    runs: list[dict[str, Any]] = []
+    rounds = []
     for number in range(repeat):
-        record: dict[str, Any] = {"cleared_before_cli": clear_images(engine, specs, builds)}
-        cli = CliRun()
-        try:
-            run_cli_builds(builds, cli)
-        finally:
-            record["cli_cleanup"] = clean_cli(engine, builds, cli)
-        if cli.unexpected:
-            raise BenchError("the docker CLI baseline did not build as declared:\n" + "\n".join(cli.unexpected))
-        record.update(cli_cached_steps=cli.cached_steps, cli_seconds_by_tag=cli.per_build)
-        record["cleared_before_site"] = clear_images(engine, specs, builds)
-        site = copy.build("live")
-        add_round(found, cold_cli_build=cli.seconds, cold_live_build=site.seconds)
-        record.update(site=build_summary(site), site_log=_SITE_LINE.findall(site.output))
-        runs.append(record)
-        say(
-            f"cold {number + 1}/{repeat}: docker CLI {cli.seconds:.1f}s, site {site.seconds:.1f}s "
-            f"(ratio {site.seconds / cli.seconds:.2f}; {record['site']})"
-        )
-    return {"cold_runs": runs, "cli_builds": [" ".join(build.command[:-1]) + " <context>" for build in builds]}
+        for row in rows:
+            by_hand_first = number % 2 == 0  # alternate, so that neither side always goes first
+            record = cold_pair(copy, builds, COLD_ROWS[row], by_hand_first)
+            add_round(
+                found,
+                **{f"cold_cli_{row}": record["by_hand"]["seconds"], f"cold_live_{row}": record["site"]["seconds"]},
+            )
+            rounds.append({"round": number + 1, "row": row, **record})
+            by_hand, site = record["by_hand"]["seconds"], record["site"]["seconds"]
+            say(
+                f"cold {number + 1}/{repeat} on {' + '.join(COLD_ROWS[row])}: by hand {by_hand:.1f}s, site {site:.1f}s "
+                f"(ratio {site / by_hand:.2f}; {record['first']} first; site {record['site']['summary']})"
+            )
+    return {"cold_rounds": rounds, "cli_builds": [" ".join(build.command[:-1]) + " <folder>" for build in builds]}
+
+
+def cold_pair(copy: SiteCopy, builds: list[CliBuild], stores: Sequence[str], by_hand_first: bool) -> dict[str, Any]:
+    """One round of a cold row: fresh engines of `stores` for each side; the builds by hand on
+    one set (each engine in turn), the site on the other (all in one build), timed one after
+    the other; then every engine stopped and removed."""
+    started = time.perf_counter()
+    with throwaway_engines([*stores, *stores]) as engines:
+        by_hand_engines, site_engines = engines[: len(stores)], engines[len(stores) :]
+        record: dict[str, Any] = {
+            "first": "by hand" if by_hand_first else "site",
+            "setup_seconds": round(time.perf_counter() - started, 1),  # engines up, stand-ins in: not timed
+            "fresh_engines": {"by_hand": check_cold(by_hand_engines), "site": check_cold(site_engines)},
+        }
+        sides = [
+            ("by_hand", lambda: build_by_hand(builds, by_hand_engines)),
+            ("site", lambda: build_site_cold(copy, site_engines)),
+        ]
+        for side, measure in sides if by_hand_first else reversed(sides):
+            record[side] = measure()
+    record["left"] = [item for engine in engines for item in engine.left]
+    return record
 
 
 # Runs mkdocs in-process under cProfile; LIVEDOCS_WORKERS=0 (the workbench's public hook)
@@ -609,7 +931,7 @@ def profile_builds(copy: SiteCopy, results_dir: Path, stamp: str) -> dict[str, s
         out = results_dir / f"profile-{stamp}-{mode}.prof"
         command = [sys.executable, "-c", PROFILE_DRIVER, str(out), "build", "--strict"]
         command += ["--site-dir", str(copy.site_dir)]
-        run = run_child(command, cwd=copy.root, env={**child_env(mode, copy.image_map), "LIVEDOCS_WORKERS": "0"})
+        run = run_child(command, cwd=copy.root, env={**copy.env(mode), "LIVEDOCS_WORKERS": "0"})
         if run.code != 0:
             raise BenchError(f"profiled build ({mode}) failed:\n{run.tail()}")
         text = io.StringIO()
@@ -749,7 +1071,11 @@ def load_previous(results_dir: Path) -> dict[str, Any] | None:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--repeat", type=int, default=3, help="rounds of each measurement (medians reported)")
-    parser.add_argument("--quick", action="store_true", help="replay, warm and memory only: no cold build, no serve")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="replay, warm, memory and the cold pair on one store only: no serve, no cold pair on both stores",
+    )
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS, help="where the JSON results go")
     parser.add_argument("--profile", action="store_true", help="also profile one replay and one warm build")
     parser.add_argument(
@@ -771,33 +1097,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     started_at = iso_utc()
     stamp = started_at.replace("-", "").replace(":", "")
     found = new_samples()
-    details: dict[str, Any] = {}
-    try:
-        engine = Engine.connect(os.environ.get("DOCKER_HOST") or None, timeout=120)
-    except LivedocsError as error:
-        raise BenchError(f"{error}; run `make engine`") from None
-    try:
-        with tempfile.TemporaryDirectory(prefix="livedocs-bench-") as folder:
-            copy = SiteCopy(Path(folder), args.image_map)
-            say(f"site copied to {copy.root}; priming with one live build (not timed)")
-            details["site_copy"] = str(copy.root)
-            details["prime"] = build_summary(copy.build("live"))
-            details.update(measure_builds(copy, args.repeat, found))
-            if args.profile:
-                details["profile"] = profile_builds(copy, args.results_dir, stamp)
-            if not args.quick:
-                try:
-                    details["serve"] = measure_serve(copy, args.repeat, found)
-                finally:
-                    # Put the example back, and its images as the repository's Dockerfiles make them.
-                    copy.restore(EXAMPLE_FILE)
-                    copy.restore(PROSE_PAGE)
-                    say("restoring the images the example edit replaced (not timed)")
-                    details["restore"] = build_summary(copy.build("live"))
-                details.update(measure_cold(copy, engine, args.repeat, found))
-        engine_facts = engine.facts().to_json()
-    finally:
-        engine.close()
+    retries: list[str] = []
+    details: dict[str, Any] = {"retried": retries}
+    engines = listed_engines()
+    engine_facts = [listed_facts(host) for host in engines]
+    cold_rows = ["one_store"] if args.quick else list(COLD_ROWS)
+    if cold_rows and (reason := cold_unavailable()):
+        say(f"skipping the cold rows: {reason}")
+        details["cold_skipped"], cold_rows = reason, []
+    with tempfile.TemporaryDirectory(prefix="livedocs-bench-") as folder:
+        copy = SiteCopy(Path(folder), args.image_map, engines)
+        say(f"site copied to {copy.root}; priming with one live build (not timed)")
+        details["site_copy"] = str(copy.root)
+        details["prime"] = build_summary(on_shared_engines("the priming build", lambda: copy.build("live"), retries))
+        details.update(measure_builds(copy, args.repeat, found, retries))
+        if args.profile:
+            details["profile"] = profile_builds(copy, args.results_dir, stamp)
+        if not args.quick:
+            try:
+                details["serve"] = measure_serve(copy, args.repeat, found)
+            finally:
+                # Put the example back, and its images as the repository's Dockerfiles make them.
+                copy.restore(EXAMPLE_FILE)
+                copy.restore(PROSE_PAGE)
+                say("restoring the images the example edit replaced (not timed)")
+                restore = on_shared_engines("the restoring build", lambda: copy.build("live"), retries)
+                details["restore"] = build_summary(restore)
+        if cold_rows:
+            details.update(measure_cold(copy, args.repeat, found, cold_rows))
     return {
         "schema": SCHEMA,
         "stamp": stamp,
@@ -806,7 +1133,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "repeat": args.repeat,
         "quick": args.quick,
         "environment": {
-            "engine": engine_facts,
+            "engines": engine_facts,
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
@@ -819,8 +1146,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def listed_facts(host: str | None) -> dict[str, str]:
+    """The facts of one listed engine; BenchError if it does not answer."""
+    try:
+        engine = Engine.connect(host, timeout=120)
+    except LivedocsError as error:
+        raise BenchError(f"{error}; run `make engine`") from None
+    try:
+        return engine.facts().to_json()
+    finally:
+        engine.close()
+
+
 def _terminated(signum: int, frame: Any) -> None:
-    """SIGTERM ends the run as Ctrl-C does: servers stopped, CLI images removed, copy deleted."""
+    """SIGTERM ends the run as Ctrl-C does: servers and throwaway engines stopped, copy deleted."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -849,6 +1188,13 @@ def main(argv: list[str] | None = None) -> int:
     not_warm = results["details"].get("warm_builds_that_built")
     if not_warm:
         print(f"note: {len(not_warm)} warm build(s) built something: {not_warm}")
+    retried = results["details"].get("retried")
+    if retried:
+        print(f"note: {len(retried)} build(s) on the listed engines failed and were done again: {retried}")
+    if "cold_skipped" in results["details"]:
+        print(f"note: no cold rows: {results['details']['cold_skipped']}")
+    elif results["quick"]:
+        print("note: --quick times the cold pair on one store only")
     for mode, top in results["details"].get("profile", {}).items():
         print(f"\n-- profile, {mode} build (one thread) --\n{top}")
     print(f"\nresults: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
