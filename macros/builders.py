@@ -20,8 +20,8 @@ from .buildkit import BuildKitBuilder, PlainLog, buildkit_version
 from .buildlog import BuildLog
 from .context import BuildRequest
 from .dockerfile import step_line
-from .engine import Engine
-from .errors import BuildFailed, LivedocsError
+from .engine import Engine, stopped
+from .errors import BuildFailed, EngineUnavailable, LivedocsError
 from .imagemap import official_names
 from .measurement import Step
 from .units import parse_size
@@ -73,10 +73,13 @@ class BuildKit:
         try:
             self._buildx.build(request, log)
         except BuildFailed as failure:
-            engine = self._engine()
-            if not engine.answers():  # not the example's fault: the engine went away
+            try:
+                alive = self._engine().answers()
+            except EngineUnavailable:  # this thread had not connected yet, and now cannot
+                alive = False
+            if not alive:  # not the example's fault: the engine went away
                 last = (failure.detail or "").strip().splitlines()[-1:] or ["no output"]
-                raise engine.stopped(last[0], " during a build") from None
+                raise stopped(self._host, last[0], " during a build") from None
             place = log.failed_place()
             raise BuildFailed(
                 "the build failed",

@@ -101,7 +101,7 @@ class Engine:
 
     def stopped(self, error: BaseException | str, during: str = "") -> EngineUnavailable:
         """The error to raise when the engine went away (`during`: " during a build")."""
-        return EngineUnavailable(f"the engine at {self.host} stopped answering{during}: {error}")
+        return stopped(self.host, error, during)
 
     def close(self) -> None:
         self._client.close()
@@ -373,6 +373,11 @@ class Engine:
         except _API_ERRORS:
             return ""
         return raw[-8192:].decode("utf-8", "replace").rstrip()
+
+
+def stopped(host: str | None, error: BaseException | str, during: str = "") -> EngineUnavailable:
+    """The engine at `host` went away (`during`: " during a build")."""
+    return EngineUnavailable(f"the engine at {host or LOCAL_SOCKET} stopped answering{during}: {error}")
 
 
 def image_store(info: Mapping[str, object]) -> str:

@@ -128,10 +128,15 @@ class Workbench:
         say = progress or log.info
         wanted = list(self.specs) if tags is None else [t for t in tags if t in self.specs]
         several = len(self.views) > 1
-        threads = [
-            threading.Thread(target=self._prepare_view, args=(view, wanted, say, several), daemon=True)
-            for view in self.views
-        ]
+        failures: list[BaseException] = []  # a store's error that is not an image's (no base image, ...)
+
+        def prepare_view(view: Source) -> None:
+            try:
+                self._prepare_view(view, wanted, say, several)
+            except Exception as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=prepare_view, args=(view,), daemon=True) for view in self.views]
         try:
             for thread in threads:
                 thread.start()
@@ -142,6 +147,8 @@ class Workbench:
             for view in self.views:  # interrupted: stop every build, let the process go
                 view.interrupt()
             raise
+        if failures:
+            raise failures[0]
         total = Summary()
         for view in self.views:
             for name in ("built", "cached", "failed", "seconds"):
