@@ -128,38 +128,28 @@ def buildx_available(host: str | None) -> str | None:
 @functools.cache
 def _buildx_version() -> str | None:
     """Asked once per process."""
-    docker = shutil.which("docker")
-    if docker is None:
-        return None
-    try:
-        done = subprocess.run(
-            [docker, "buildx", "version"],
-            env=_environment(None),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.split()[1] if done.returncode == 0 and len(done.stdout.split()) > 1 else None
+    words = _buildx("version", host=None).split()
+    return words[1] if len(words) > 1 else None
 
 
 def buildkit_version(host: str | None) -> str:
     """The engine's BuildKit version, as `docker buildx inspect` reports it ("" if it does not)."""
+    found = re.search(r"^BuildKit version:\s*(\S+)", _buildx("inspect", host=host), re.M)
+    return found.group(1) if found else ""
+
+
+def _buildx(command: str, host: str | None) -> str:
+    """What `docker buildx <command>` prints for the engine at `host`; "" if it fails or is missing."""
+    docker = shutil.which("docker")
+    if docker is None:
+        return ""
     try:
         done = subprocess.run(
-            ["docker", "buildx", "inspect"],
-            env=_environment(host),
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
+            [docker, "buildx", command], env=_environment(host), capture_output=True, text=True, timeout=30, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    found = re.search(r"^BuildKit version:\s*(\S+)", done.stdout, re.M)
-    return found.group(1) if found else ""
+    return done.stdout if done.returncode == 0 else ""
 
 
 def _environment(host: str | None) -> dict[str, str]:
