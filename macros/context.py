@@ -13,11 +13,13 @@ import io
 import os
 import re
 import tarfile
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .dockerfile import rewrite_images
+from .errors import LivedocsError
 from .examples import MANIFEST, ImageSpec
 
 _FIXED_MTIME = 946684800  # 2000-01-01: file times must not change the key
@@ -183,6 +185,40 @@ def build_context(
         dockerfile=spec.dockerfile,
         dockerfile_text=dockerfile_text,
     )
+
+
+class Contexts:
+    """Each image's context as sent, assembled once per build and shared by every store's source.
+
+    Both stores build the same bytes, so one walk and one hash per image is enough; a
+    context that cannot be assembled keeps its error. `reset` forgets them all (before a
+    rebuild under `mkdocs serve`, whose files may have changed).
+    """
+
+    def __init__(self, root: Path, image_map: Mapping[str, str]) -> None:
+        self.root = root
+        self.image_map = dict(image_map)
+        self._lock = threading.Lock()
+        self._made: dict[str, BuildContext | LivedocsError] = {}
+
+    def of(self, spec: ImageSpec) -> BuildContext:
+        with self._lock:
+            made = self._made.get(spec.tag)
+        if made is None:
+            try:
+                made = build_context(spec, self.root, self.image_map)
+            except LivedocsError as error:
+                made = error
+            with self._lock:
+                self._made[spec.tag] = made
+        if isinstance(made, LivedocsError):
+            raise made
+        return made
+
+    def reset(self, image_map: Mapping[str, str]) -> None:
+        with self._lock:
+            self.image_map = dict(image_map)
+            self._made.clear()
 
 
 def cache_key(spec: ImageSpec, context: BuildContext, base_ids: Mapping[str, str], builder: str) -> str:

@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import docker
 import docker.errors
@@ -54,6 +55,30 @@ class ImageInfo:
 
 
 @dataclass(frozen=True)
+class ImageState:
+    """What an engine said of its images at one moment: its ID, how many images, its clock then (ns)."""
+
+    engine_id: str
+    images: int
+    now: int
+
+
+def unix_nanos(stamp: str) -> int | None:
+    """An RFC 3339 time with up to nanoseconds (as /info's SystemTime) in ns since 1970; None if not one."""
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", stamp.strip())
+    if found is None:
+        return None
+    zone = "+00:00" if found[3] == "Z" else found[3]
+    seconds = int(datetime.fromisoformat(found[1] + zone).timestamp())
+    return seconds * 10**9 + int((found[2] or "").ljust(9, "0"))
+
+
+def _event_time(nanos: int) -> str:
+    """A time as the events endpoint reads it: seconds.nanoseconds."""
+    return f"{nanos // 10**9}.{nanos % 10**9:09d}"
+
+
+@dataclass(frozen=True)
 class Layer:
     id: str  # "<missing>" unless the layer is an image of its own (a base image's top)
     created_by: str
@@ -74,6 +99,7 @@ class Engine:
         self.host = host
         self.build_timeout = build_timeout
         self._facts: EngineFacts | None = None
+        self._info: tuple[dict, int] | None = None  # the last /info and when (time.monotonic_ns) it came
 
     @classmethod
     def connect(cls, host: str | None, timeout: float = 30.0, build_timeout: float = 1800.0) -> Engine:
@@ -111,7 +137,7 @@ class Engine:
         if self._facts is None:
             try:
                 version = self._api.version()
-                info = self._api.info()
+                info = self._info_now()
             except _API_ERRORS as error:
                 raise self.stopped(error) from None
             self._facts = EngineFacts(
@@ -126,6 +152,42 @@ class Engine:
                 store=image_store(info),
             )
         return self._facts
+
+    def _info_now(self) -> dict:
+        info = self._api.info()
+        self._info = (info, time.monotonic_ns())
+        return info
+
+    def image_state(self, max_age: float = 1.0) -> ImageState | None:
+        """The engine's image count and clock at one moment (an /info younger than `max_age`
+        seconds is reused); None if the engine does not say what time it is."""
+        if self._info is None or time.monotonic_ns() - self._info[1] > max_age * 1e9:
+            try:
+                self._info_now()
+            except _API_ERRORS as error:
+                raise self.stopped(error) from None
+        assert self._info is not None
+        info = self._info[0]
+        said = unix_nanos(str(info.get("SystemTime", "")))
+        if said is None:
+            return None
+        return ImageState(str(info.get("ID", "")), int(info.get("Images", -1)), said)
+
+    def images_changed(self, since: int, until: int) -> bool:
+        """Whether the engine's event log holds an image event between two of its times
+        (nanoseconds). The log keeps the latest events (256 in Docker 28): any change since
+        `since` is either in it or pushed out by newer ones, which are; a restarted engine
+        starts an empty log, which `ImageState.images` covers in part."""
+        try:
+            events = self._api.events(
+                since=_event_time(since), until=_event_time(until), filters={"type": "image"}, decode=True
+            )
+            try:
+                return next(iter(events), None) is not None
+            finally:
+                events.close()
+        except _API_ERRORS as error:
+            raise self.stopped(error) from None
 
     # -- images -----------------------------------------------------------------
 

@@ -20,11 +20,12 @@ from dataclasses import dataclass, replace
 from . import scheduler
 from .builders import Builder, BuildKit, Built, Classic, stage_repository
 from .buildkit import buildx_available
-from .context import BuildContext, BuildRequest, build_context, cache_key
+from .context import BuildContext, BuildRequest, Contexts, build_context, cache_key
 from .dockerfile import base_images, rewrite_images
 from .engine import LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, LOCAL_SOCKET, Engine, ImageInfo
 from .errors import BuildFailed, LivedocsError
 from .examples import ImageSpec, RunSpec
+from .listing import tagged_images
 from .logs import own_logger
 from .measurement import BaseImage, EngineFacts, LayerEntry, Measurement, Response
 from .record import Record, locked
@@ -42,6 +43,7 @@ class Plan:
     key: str
     bases: dict[str, BaseImage]
     dockerfile: str  # repository-relative, for messages and the record
+    builder: str  # the name of the builder the key is for
 
 
 class LiveSource(Source):
@@ -54,6 +56,8 @@ class LiveSource(Source):
         record: Record,
         image_map: Mapping[str, str],
         engine: Engine,
+        *,
+        contexts: Contexts | None = None,
     ) -> None:
         super().__init__(engine.facts().store, specs, record)
         self.settings = settings
@@ -68,7 +72,9 @@ class LiveSource(Source):
         self._listing: dict[str, ImageInfo] | None = None  # the engine's tagged images, read once per prepare
         self._base_rows: dict[str, list[tuple[str, int]]] = {}  # a base image's history
         self._fingerprints: dict[str, str] = {}
-        self.builder = choose_builder(settings, self.host, self.image_map, lambda: self.engine)
+        self.contexts = contexts if contexts is not None else Contexts(self.root, image_map)
+        self._builder: Builder | None = None
+        self._builder_lock = threading.Lock()
 
     @classmethod
     def connect(
@@ -78,11 +84,30 @@ class LiveSource(Source):
         specs: Mapping[str, ImageSpec],
         record: Record,
         image_map: Mapping[str, str],
+        *,
+        contexts: Contexts | None = None,
     ) -> LiveSource:
         """The engine at `host` (None: the local socket); EngineUnavailable if it does not answer."""
         engine = Engine.connect(host, timeout=settings.timeout)
         engine.facts()
-        return cls(settings, specs, record, image_map, engine)
+        return cls(settings, specs, record, image_map, engine, contexts=contexts)
+
+    @property
+    def builder(self) -> Builder:
+        """Chosen when a build first needs it: asking `docker buildx` costs a process, which a
+        build that finds everything current never pays."""
+        with self._builder_lock:
+            if self._builder is None:
+                self._builder = choose_builder(self.settings, self.host, self.image_map, lambda: self.engine)
+            return self._builder
+
+    def _builder_name(self) -> str:
+        """The builder's name, without asking for it: BuildKit unless the settings force the
+        classic builder (or asking found no buildx; `_measure` then keys again)."""
+        chosen = self._builder
+        if chosen is not None:
+            return chosen.name
+        return "classic" if self.settings.builder == "classic" else "buildkit"
 
     # -- connections ------------------------------------------------------------
 
@@ -132,9 +157,13 @@ class LiveSource(Source):
             return
         self._listing = None  # images may have changed since the last prepare (`mkdocs serve`)
         self._check_bases(pending)
+        before = (self.summary.built, self.summary.failed)
         try:
             scheduler.run(self.specs, pending, lambda tag: self.resolve(tag, say), self.settings.workers)
             self._close_thread_engines()  # the build threads are done; a rebuild starts new ones
+            if (self.summary.built, self.summary.failed) != before:
+                # this build changed the images: list them now, so that the next build can keep the list
+                self._listing = tagged_images(self.engine, self.settings.cache_dir, fresh=True)
         except BaseException:
             self.interrupt()
             raise
@@ -143,7 +172,8 @@ class LiveSource(Source):
         """Drop the connections and cancel the builds; the build threads are daemons, so nothing
         waits for them. The classic builder's finished steps' images are removed here."""
         self.close()
-        self.builder.cancel()
+        if self._builder is not None:
+            self._builder.cancel()
 
     def refresh(self, specs: Mapping[str, ImageSpec], image_map: Mapping[str, str]) -> None:
         """Forget only what changed: an image whose inputs are the same keeps its figures."""
@@ -169,7 +199,7 @@ class LiveSource(Source):
     def _fingerprint(self, spec: ImageSpec) -> str:
         """What decides whether an image must be looked at again; no engine work."""
         try:
-            digest = build_context(spec, self.root, self.image_map).digest
+            digest = self.contexts.of(spec).digest
         except LivedocsError as error:
             digest = f"error:{error}"
         settings = (spec.dockerfile, spec.context, spec.target, sorted(spec.build_args.items()))
@@ -236,29 +266,46 @@ class LiveSource(Source):
     def _measure(self, spec: ImageSpec, say: Progress, force: bool) -> tuple[Measurement, bool]:
         """(the image's measurement, whether a build ran)."""
         fingerprint = self._fingerprint(spec)
-        context = build_context(spec, self.root, self.image_map)
-        bases = self._bases(spec, context.dockerfile_text)
         with self._lock:
             self._fingerprints[spec.tag] = fingerprint
-        key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, self.builder.name)
-        partners = [t for t, other in sorted(self.specs.items()) if spec.together == t or other.together == spec.tag]
-        if partners:  # timings compared with another image's: a change to either rebuilds both
-            inputs = [key, *(self._fingerprint(self.specs[t]) for t in partners)]
-            key = hashlib.sha256("|".join(inputs).encode()).hexdigest()
-        plan = Plan(spec, context, key, bases, self._shown(spec))
-        recorded = self.record.get(spec.tag, self.store)
+        plan = self._plan(spec, self._builder_name())
+        current = None if force else self._current(plan)
+        if current is None and not force and self.builder.name != plan.builder:
+            plan = self._plan(spec, self.builder.name)  # keyed for a builder this engine lacks: key again
+            current = self._current(plan)
+        if current is not None:
+            return current, False
         if spec.expect_failure:
-            if recorded is not None and recorded.key == key and recorded.error is not None:
-                return recorded, False
             return self._measure_failure(plan, say), True
         existing = self._tagged(spec.tag)
-        current = existing is not None and existing.labels.get(LABEL_KEY) == key
-        if not force and current and recorded is not None and recorded.key == key and recorded.image_id == existing.id:
-            return recorded, False
         if spec.edit:
             self._prepare_edited(spec, say)
             existing = None
         return self._build_image(plan, existing.id if existing else None, say), True
+
+    def _plan(self, spec: ImageSpec, builder: str) -> Plan:
+        """What `spec` is built from, keyed for `builder`."""
+        context = self.contexts.of(spec)
+        bases = self._bases(spec, context.dockerfile_text)
+        key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, builder)
+        partners = [t for t, other in sorted(self.specs.items()) if spec.together == t or other.together == spec.tag]
+        if partners:  # timings compared with another image's: a change to either rebuilds both
+            inputs = [key, *(self._fingerprint(self.specs[t]) for t in partners)]
+            key = hashlib.sha256("|".join(inputs).encode()).hexdigest()
+        return Plan(spec, context, key, bases, self._shown(spec), builder)
+
+    def _current(self, plan: Plan) -> Measurement | None:
+        """The recorded measurement, if the engine's image (or, for a failure, the record) is
+        still what `plan` builds."""
+        recorded = self.record.get(plan.spec.tag, self.store)
+        if recorded is None or recorded.key != plan.key:
+            return None
+        if plan.spec.expect_failure:
+            return recorded if recorded.error is not None else None
+        existing = self._tagged(plan.spec.tag)
+        if existing is None or existing.labels.get(LABEL_KEY) != plan.key or existing.id != recorded.image_id:
+            return None
+        return recorded
 
     def _measure_failure(self, plan: Plan, say: Progress) -> Measurement:
         """A build meant to fail: its real error, or an error of ours if it built."""
@@ -376,7 +423,7 @@ class LiveSource(Source):
         """The image `ref` names, from one listing of the engine's images per `prepare`."""
         with self._lock:
             if self._listing is None:
-                self._listing = self.engine.tagged_images()
+                self._listing = tagged_images(self.engine, self.settings.cache_dir)
             listing = self._listing
         name = ref if ":" in ref.rsplit("/", 1)[-1] else f"{ref}:latest"
         found = listing.get(name)

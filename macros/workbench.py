@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+from .context import Contexts
 from .errors import EngineUnavailable, LivedocsError
 from .examples import load_examples
 from .imagemap import load_image_map
@@ -45,6 +46,7 @@ class Workbench:
         self.specs = load_examples(self.root)
         self.record = Record(settings.record_path, settings.cache_dir / "record.lock", RECORD)
         self.image_map = load_image_map(self.root, settings.image_map) if settings.mode != "replay" else {}
+        self.contexts = Contexts(self.root, self.image_map)  # assembled once, for every store
         self.views: list[Source] = []
         self.notices: list[str] = []  # why some figures are replayed, if they are
 
@@ -108,7 +110,7 @@ class Workbench:
         self.views.sort(key=lambda view: (view.store != "containerd", view.store))
 
     def _connect(self, host: str | None) -> LiveSource:
-        return LiveSource.connect(self.settings, host, self.specs, self.record, self.image_map)
+        return LiveSource.connect(self.settings, host, self.specs, self.record, self.image_map, contexts=self.contexts)
 
     def refresh(self) -> None:
         """Before a rebuild in the same process (`mkdocs serve`): forget only what changed.
@@ -120,6 +122,7 @@ class Workbench:
         self.specs = load_examples(self.root)
         if self.settings.mode != "replay":
             self.image_map = load_image_map(self.root, self.settings.image_map)
+        self.contexts.reset(self.image_map)
         for view in self.views:
             view.refresh(self.specs, self.image_map)
 

@@ -116,8 +116,11 @@ class TinySite:
         docker_host: str | None = None,
         engines: dict[str, str] | None = None,
         timeout: float = 600,
+        path: str | None = None,
     ) -> Built:
         env = {**os.environ, "LIVEDOCS_IMAGE_MAP": str(IMAGE_MAP), "NO_MKDOCS_2_WARNING": "1"}
+        if path is not None:
+            env["PATH"] = path
         env.pop("LIVEDOCS_ENGINE", None)
         if engines:
             env["LIVEDOCS_ENGINES"] = ",".join(engines.values())

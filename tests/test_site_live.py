@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import subprocess
+from pathlib import Path
 
 import docker
+import pytest
 
 from .conftest import TinySite, container_events, now, store_engines
 
@@ -229,3 +234,60 @@ def test_unknown_base_image_is_one_clear_error(site: TinySite) -> None:
     )
     assert built.output.count("nosuch-base") == 1
     assert "Traceback" not in built.output
+
+
+def kept_list(site: TinySite) -> dict:
+    """The image list the last build kept for its one engine (.cache/livedocs/images/)."""
+    kept = list((site.root / ".cache" / "livedocs" / "images").glob("*.json"))
+    assert len(kept) == 1, kept
+    return json.loads(kept[0].read_text())
+
+
+@pytest.mark.parametrize("store", ["containerd", "overlay2"])
+def test_a_warm_build_reuses_the_image_list_only_while_the_engine_logs_no_image_change(
+    site: TinySite, store: str, tmp_path: Path
+) -> None:
+    """A warm build asks no `docker buildx` and lists no image: it keeps the previous build's
+    list while the engine's event log shows no image created, tagged or removed; a tag added
+    makes it list again, and an image removed behind its back is built again."""
+    address = store_engines(store)[store]
+    engine = {store: address}
+    site.example("hello")
+    site.write("# t\n{{ size('fixture-hello') }}\n")
+    first = site.build(engines=engine)
+    assert first.code == 0, first.output
+    listed = kept_list(site)
+    assert "fixture-hello:latest" in listed["listing"]
+
+    # every docker command the warm build runs is logged, then run by the real CLI
+    shim, calls = tmp_path / "bin", tmp_path / "docker-calls"
+    shim.mkdir()
+    real = shutil.which("docker")
+    assert real is not None
+    (shim / "docker").write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec {real} "$@"\n')
+    (shim / "docker").chmod(0o755)
+    warm = site.build(engines=engine, path=f"{shim}:{os.environ['PATH']}")
+    assert warm.code == 0, warm.output
+    assert "livedocs: building" not in warm.output
+    assert not calls.exists(), f"a warm build ran docker: {calls.read_text()}"
+    assert kept_list(site) == listed, "nothing changed: the kept list is used, not read again"
+
+    extra = "fixture-hello:kept-list-test"
+    cli("-H", address, "tag", "fixture-hello", extra)
+    try:
+        tagged = site.build(engines=engine)
+        assert tagged.code == 0, tagged.output
+        assert "livedocs: building" not in tagged.output
+        again = kept_list(site)
+        assert again["since"] > listed["since"] and extra in again["listing"], "a tag was added: listed again"
+    finally:
+        cli("-H", address, "rmi", extra)
+
+    cli("-H", address, "rmi", "fixture-hello")  # behind the site's back
+    removed = site.build(engines=engine)
+    assert removed.code == 0, removed.output
+    assert "livedocs: building fixture-hello" in removed.output
+    assert (
+        cli("-H", address, "image", "inspect", "--format", "{{.Id}}", "fixture-hello")
+        == removed.entry("fixture-hello", store)["image_id"]
+    )

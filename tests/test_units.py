@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from macros.engine import unix_nanos
 from macros.units import human_duration, human_size, short_id, tabwriter
 
 
@@ -88,3 +89,18 @@ def test_parse_size_reads_what_human_size_writes(text: str, size: int) -> None:
 
     assert parse_size(text) == size
     assert human_size(parse_size(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("stamp", "nanos"),
+    [
+        ("2026-11-27T16:32:09.543593183Z", 1_795_797_129_543_593_183),
+        ("2026-11-27T17:32:09.5+01:00", 1_795_797_129_500_000_000),
+        ("2026-11-27T16:32:09Z", 1_795_797_129_000_000_000),
+        ("yesterday", None),
+        ("", None),
+    ],
+)
+def test_an_engines_clock_is_read_to_the_nanosecond(stamp: str, nanos: int | None) -> None:
+    """/info's SystemTime (RFC 3339, up to nanoseconds, any zone) as the events endpoint's ns."""
+    assert unix_nanos(stamp) == nanos
