@@ -227,6 +227,13 @@ class Pages:
         cached, total = self.image(view, tag).cached_steps()
         return f"{cached} of {total}"
 
+    @macro("inline")
+    def by_provenance(self, view: Facts, tag: str, standins: str, official: str) -> str:
+        """A sentence that depends on where the site was built: `standins` where this store's
+        figures of `tag` came from stand-ins for its base images (an offline build), else `official`."""
+        bases = self.measured(view, tag).base_images.values()
+        return standins if any(base.standin for base in bases) else official
+
     @macro("page")
     def provenance(self) -> str:
         tags = self._page_images.get(self.page_path, [])

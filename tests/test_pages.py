@@ -47,7 +47,7 @@ def test_every_macro_is_registered_once_under_its_name() -> None:
     assert set(functions) == set(MACROS) == {
         "size", "content_size", "context_size", "step_seconds", "image_id", "reduction", "images_table",
         "layers", "size_chart", "response",
-        "build_error", "build_steps", "cached_steps", "provenance", "claim",
+        "build_error", "build_steps", "cached_steps", "by_provenance", "provenance", "claim",
     }  # fmt: skip
     assert functions["size"]("go-app-multi") == "8.7MB"
 
@@ -212,3 +212,29 @@ def test_durations_and_context_sizes_in_sentences() -> None:
     )
     assert pages.step_seconds("copy-all-edited", "step 6") == "17.2s"
     assert pages.context_size("go-app-multi") == "2.05kB"
+
+
+def test_a_sentence_follows_where_the_figures_were_measured() -> None:
+    """`by_provenance` says what holds for the build that measured: stand-ins or official images,
+    per store where they differ."""
+    from dataclasses import replace
+
+    from tests.fakes import ALPINE, GO, FakeFacts
+
+    offline = chapter_facts()
+    pages = Pages([offline])
+    call = '{{ by_provenance("go-app-multi", standins="offline", official="online") }}\n'
+    pages.begin_page("docs/x.md", call)
+    assert pages.by_provenance("go-app-multi", standins="offline", official="online") == "offline"
+    official = {"golang:1.21-alpine3.19": replace(GO, standin=False), "alpine:3.19": replace(ALPINE, standin=False)}
+    online = FakeFacts(
+        {tag: replace(m, base_images=official) for tag, m in offline.measurements.items()}, store="containerd"
+    )
+    pages = Pages([online])
+    pages.begin_page("docs/x.md", call)
+    assert pages.by_provenance("go-app-multi", standins="offline", official="online") == "online"
+    both = Pages([online, offline])
+    both.begin_page("docs/x.md", call)
+    assert both.by_provenance("go-app-multi", standins="offline", official="online") == (
+        "online (containerd) / offline (overlay2)"
+    )
