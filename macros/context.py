@@ -8,6 +8,7 @@ when, and only when, what the engine would build from changes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -214,6 +215,12 @@ class Contexts:
         if isinstance(made, LivedocsError):
             raise made
         return made
+
+    def assemble(self, specs: Iterable[ImageSpec]) -> None:
+        """Assemble these contexts now (a failure is kept for the image's own build to report)."""
+        for spec in specs:
+            with contextlib.suppress(Exception):  # reported again, with its place, by the image's build
+                self.of(spec)
 
     def reset(self, image_map: Mapping[str, str]) -> None:
         with self._lock:

@@ -76,6 +76,7 @@ class Workbench:
             # every engine at once: a frozen one costs one timeout, not one per engine
             with ThreadPoolExecutor(max_workers=len(self.settings.engines)) as pool:
                 attempts = [pool.submit(self._connect, host) for host in self.settings.engines]
+                self.contexts.assemble(self.specs.values())  # while the engines answer
             for attempt in attempts:
                 try:
                     source = attempt.result()
