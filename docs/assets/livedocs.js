@@ -27,8 +27,10 @@
 // measures a block once it has a size, but a block in a content tab that is not shown has none, and
 // the theme then watches the tab's container, which keeps its size when another tab is chosen: the
 // wide blocks of the second image store's tab stayed out of reach of the keyboard (axe-core's
-// scrollable-region-focusable). Each block is watched itself here, by the same rule.
+// scrollable-region-focusable). Each block is watched itself here, by the same rule; and so is each
+// table's scrolling frame, which the theme never makes focusable (a table wider than a narrow window).
 (() => {
+  const SCROLLING = ".highlight pre > code, .md-typeset__scrollwrap";
   const hover = matchMedia("(hover)").matches;
   const sized = new ResizeObserver((entries) => {
     for (const { target } of entries) {
@@ -37,5 +39,16 @@
       else target.removeAttribute("tabindex");
     }
   });
-  document.querySelectorAll(".highlight pre > code").forEach((code) => sized.observe(code));
+
+  function watchWithin(node) {
+    if (!(node instanceof Element)) return;
+    if (node.matches(SCROLLING)) sized.observe(node);
+    node.querySelectorAll(SCROLLING).forEach((element) => sized.observe(element));
+  }
+
+  // (The theme wraps the tables in their frames from its own script: they are watched as they come.)
+  new MutationObserver((records) => {
+    for (const record of records) record.addedNodes.forEach(watchWithin);
+  }).observe(document.documentElement, { childList: true, subtree: true });
+  watchWithin(document.documentElement);
 })();
