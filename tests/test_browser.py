@@ -701,6 +701,15 @@ def show_tabs(page: Page, store: int, other: int) -> None:
         expect(tab_set.locator(":scope > input").nth(chosen)).to_be_checked()
 
 
+def with_axe(page: Page) -> Page:
+    """The page with axe-core in it: node_modules/'s, the version package-lock.json pins."""
+    assert AXE.is_file(), f"{AXE.relative_to(REPO)} is missing: run `make browser` (npm ci)"
+    page.add_script_tag(path=str(AXE))
+    locked = json.loads((REPO / "package-lock.json").read_text())["packages"]["node_modules/axe-core"]["version"]
+    assert page.evaluate("axe.version") == locked, "node_modules/ is not what package-lock.json pins: make browser"
+    return page
+
+
 def axe_violations(page: Page) -> list[dict[str, Any]]:
     """axe-core's violations on the page as it is now, by every rule axe runs by default."""
     results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
@@ -724,33 +733,64 @@ def describe(violations: list[dict[str, Any]], nodes: int = 3) -> str:
     return "\n".join(lines)
 
 
+def settle(page: Page) -> None:
+    """Wait for the page to be still: a frame drawn (the theme's and livedocs.js's size observers, which
+    make a code block or table that scrolls focusable, have run by then) and every transition and
+    animation that ends, ended (a colour checked halfway through a fade is not the colour shown)."""
+    page.evaluate(
+        """async () => {
+          await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+          const ending = document.getAnimations().filter(a => a.effect?.getComputedTiming().endTime !== Infinity);
+          await Promise.all(ending.map(a => a.finished.catch(() => null)));
+        }"""
+    )
+
+
+# The window the pages are checked in: the tests' own, and a phone's width, to which the window is
+# narrowed once the page is shown (code blocks and tables that fitted then scroll).
+WINDOWS = {"wide": VIEWPORT, "narrow": {"width": 400, "height": VIEWPORT["height"]}}
+
+
+@pytest.mark.parametrize("window", WINDOWS)
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("path", PAGES)
-def test_every_page_is_accessible(reader: Callable[..., Reader], path: str, scheme: str) -> None:
+def test_every_page_is_accessible(reader: Callable[..., Reader], path: str, scheme: str, window: str) -> None:
     """axe-core (node_modules/, the version package-lock.json pins) finds no violation of any rule it
-    runs by default, on each page in each palette, with every content tab shown once: axe skips what is
-    hidden, so the page is checked again for each choice of tabs (each image store with each tab of
-    the other sets) until every tab's content has been seen."""
-    assert AXE.is_file(), f"{AXE.relative_to(REPO)} is missing: run `make browser` (npm ci)"
+    runs by default, on each page in each palette, wide and narrow, with every content tab shown once:
+    axe skips what is hidden, so the page is checked again for each choice of tabs (each image store
+    with each tab of the other sets) until every tab's content has been seen."""
     opened = reader(path, scheme=scheme)
-    page = opened.page
+    page = with_axe(opened.page)
     assert page.locator("body").get_attribute("data-md-color-scheme") == SCHEMES[scheme]
-    page.add_script_tag(path=str(AXE))
-    locked = json.loads((REPO / "package-lock.json").read_text())["packages"]["node_modules/axe-core"]["version"]
-    assert page.evaluate("axe.version") == locked, "node_modules/ is not what package-lock.json pins: make browser"
+    page.set_viewport_size(WINDOWS[window])
 
     blocks = page.locator("article .tabbed-block")
     seen = [False] * blocks.count()
     failures = []
     for store, other in tab_views(page):
         show_tabs(page, store, other)
-        # The theme's and livedocs.js's size observers (scrollable code made focusable) run before a frame.
-        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        settle(page)
         shown = blocks.evaluate_all("blocks => blocks.map(block => block.checkVisibility())")
         seen = [before or now for before, now in zip(seen, shown, strict=True)]
         if violations := axe_violations(page):
             view = f"{STORES[store]} store tabs, tab {other + 1} of the other sets" if blocks.count() else "the page"
-            failures.append(f"{path or 'index'} ({scheme} palette, {view}):\n{describe(violations)}")
+            failures.append(f"{path or 'index'} ({scheme} palette, {window} window, {view}):\n{describe(violations)}")
     assert all(seen), f"content tabs never shown, so never checked: {[i for i, s in enumerate(seen) if not s]}"
     assert not failures, "axe-core: accessibility violations\n" + "\n".join(failures)
     assert opened.problems == []
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_search_results_are_accessible(reader: Callable[..., Reader], scheme: str) -> None:
+    """The search, open with results (words found marked in them), has no axe-core violation either."""
+    home = reader("", scheme=scheme)
+    page = with_axe(home.page)
+    page.keyboard.press("s")
+    expect(page.locator("input.md-search__input")).to_be_focused()
+    page.keyboard.type("COPY from")
+    expect(page.locator(".md-search-result__item").first).to_be_visible()
+    expect(page.locator(".md-search-result mark").first).to_be_visible()
+    settle(page)
+    violations = axe_violations(page)
+    assert not violations, f"axe-core, the search open ({scheme} palette):\n{describe(violations)}"
+    assert home.problems == []
