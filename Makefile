@@ -38,6 +38,7 @@ standins: $(STAMP) engine
 
 browser:
 	@bash scripts/chromium.sh
+	@bash scripts/axe.sh
 
 bench: $(STAMP) engine standins
 	$(BIN)/python scripts/bench.py

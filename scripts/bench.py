@@ -3,7 +3,7 @@
 the same Dockerfiles by hand.
 
 One run, on a temporary copy of the site (docs/, examples/ and mkdocs.yml copied, macros/
-symlinked), so that the repository's examples/measurements.json is never rewritten and
+and overrides/ symlinked), so that the repository's examples/measurements.json is never rewritten and
 nothing is built into site/:
 
   replay build       LIVEDOCS_ENGINE=replay mkdocs build: no engine work; the baseline
@@ -242,7 +242,8 @@ def mkdocs_command() -> str:
 
 
 class SiteCopy:
-    """docs/, examples/ and mkdocs.yml copied into a temporary folder, macros/ symlinked."""
+    """docs/, examples/ and mkdocs.yml copied into a temporary folder, macros/ and overrides/ (the
+    theme's templates mkdocs.yml names) symlinked."""
 
     def __init__(self, workdir: Path, image_map: str, engines: Sequence[str | None]) -> None:
         self.workdir = workdir
@@ -256,6 +257,7 @@ class SiteCopy:
         shutil.copytree(REPO / "examples", self.root / "examples", symlinks=True)
         shutil.copy2(REPO / "mkdocs.yml", self.root / "mkdocs.yml")
         (self.root / "macros").symlink_to(REPO / "macros", target_is_directory=True)
+        (self.root / "overrides").symlink_to(REPO / "overrides", target_is_directory=True)
         # The same site without the macros plugin: pages keep their {{ ... }} as text.
         (self.root / NO_MACROS_CONFIG).write_text(
             "# The site without the macros module, for the memory comparison.\n"

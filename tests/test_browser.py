@@ -3,9 +3,11 @@
 The site is built once for this module the way `make site` builds it (stand-ins mapped in), served
 from 127.0.0.1 and opened in headless Chromium (`make browser` installs it; Playwright's own browser
 downloads are never used). Nothing leaves the machine: the browser resolves no host name but
-127.0.0.1, and every request for another host (the theme's web fonts, the GitHub API for the
-repository facts) is answered here with an empty 200, so a page that only works online would fail.
-Screenshots go to tests/artifacts/ (git-ignored) for a person to look at.
+127.0.0.1, and every request for another host is answered here with an empty 200 and recorded: no
+page may make one (the theme's web fonts are off, `font: false`, and no `repo_url` asks GitHub's API).
+Every page, in both palettes, is checked with axe-core (npm, package-lock.json; `make browser` runs
+`npm ci`), with each of its content tabs shown. Screenshots go to tests/artifacts/ (git-ignored) for
+a person to look at.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright
 
 from macros.units import human_size, percent, reduction, short_id
@@ -50,11 +52,11 @@ FAST_BUILDS = "fast-builds"  # the second chapter: BuildKit's listings, timed
 FAST_BUILDS_SOURCE = REPO / "docs" / f"{FAST_BUILDS}.md"
 VIEWPORT = {"width": 1280, "height": 900}
 SCHEMES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's data-md-color-scheme
-THEME_HOSTS = {"fonts.googleapis.com", "fonts.gstatic.com", "api.github.com"}
 # The image stores every figure is measured on, in the order the pages show them, and the label
 # of each one's content tab (a block figure on which the stores disagree is one tab per store).
 STORE_TABS = {"containerd": "containerd image store", "overlay2": "overlay2"}
 STORES = tuple(STORE_TABS)
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"  # `make browser`: npm ci, from package-lock.json
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -335,9 +337,8 @@ def test_the_chapter_loads_without_console_errors(reader: Callable[..., Reader])
     expect(page.locator("form[data-md-component=palette] label:visible")).to_have_count(1)
     assert page.locator(".livedocs-problem, .livedocs-false").count() == 0, "no livedocs problem in the page"
     assert chapter.problems == []
-    # What the page asks of other hosts (answered empty here) is only the theme's: its web fonts and
-    # the repository's facts for the header. Anything else would be a page that needs the Internet.
-    assert {urlsplit(url).hostname for url in chapter.outside} <= THEME_HOSTS, chapter.outside
+    # The page asks no other host for anything (answered empty here): it would need the Internet.
+    assert chapter.outside == []
 
 
 def test_the_dockerfile_tabs_switch(reader: Callable[..., Reader]) -> None:
@@ -578,7 +579,7 @@ def cached_of(record: dict[str, Any], tag: str, store: str) -> str:
 
 
 def test_the_fast_builds_chapter_loads_without_console_errors(reader: Callable[..., Reader]) -> None:
-    """The second chapter renders with the theme, shows no livedocs problem, logs no error and needs no other host."""
+    """The second chapter renders with the theme, shows no livedocs problem, logs no error and asks no other host."""
     chapter = reader(f"{FAST_BUILDS}/")
     page = chapter.page
     expect(page).to_have_title(re.compile(r"^Fast builds - Docker, Measured$"))
@@ -590,7 +591,7 @@ def test_the_fast_builds_chapter_loads_without_console_errors(reader: Callable[.
     # The Dockerfiles' annotations became the theme's annotation buttons.
     assert page.locator("article .md-annotation").count() >= 6
     assert chapter.problems == []
-    assert {urlsplit(url).hostname for url in chapter.outside} <= THEME_HOSTS, chapter.outside
+    assert chapter.outside == []
 
 
 def test_the_fast_builds_listings_are_the_recorded_ones(reader: Callable[..., Reader], site: Site) -> None:
@@ -633,3 +634,163 @@ def test_the_fast_builds_listings_are_the_recorded_ones(reader: Callable[..., Re
     for before, tag in calls:
         figure = inline_figure({store: cached_of(record, tag, store) for store in STORES})
         assert f"{before.strip('`*')} {figure}" in text, f"cached_steps({tag}): the page should read {figure!r}"
+
+
+def site_pages() -> list[str]:
+    """Every page of the site, as its path under the site's root: the pages of mkdocs.yml's nav, in
+    order (`x.md` -> `x/`, `index.md` -> the root), and the theme's 404 page."""
+    config = yaml.safe_load((REPO / "mkdocs.yml").read_text())
+
+    def files(items: Any) -> Iterator[str]:
+        for item in items if isinstance(items, list) else [items]:
+            value = next(iter(item.values())) if isinstance(item, dict) else item
+            if isinstance(value, list):
+                yield from files(value)  # a section
+            elif not re.match(r"^[a-z]+://", value):  # (a link to elsewhere is no page)
+                yield value
+
+    pages = [re.sub(r"(^|/)index/$", r"\1", doc.removesuffix(".md") + "/") for doc in files(config["nav"])]
+    assert "" in pages and f"{CHAPTER}/" in pages and f"{FAST_BUILDS}/" in pages, pages
+    return [*pages, "404.html"]
+
+
+PAGES = site_pages()
+
+
+def test_every_page_of_the_site_is_checked(site: Site) -> None:
+    """The pages the checks below open are all the HTML pages the build wrote: none is left out."""
+    built = sorted(str(path.relative_to(site.root)) for path in site.root.rglob("*.html"))
+    assert built == sorted(page if page.endswith(".html") else f"{page}index.html" for page in PAGES)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_asks_no_other_host_and_logs_no_error(reader: Callable[..., Reader], path: str, scheme: str) -> None:
+    """Each page, in either palette, is served whole by the site: not one request for another host
+    (the reader of a copy on a laptop offline gets the same page), no console error, nothing thrown."""
+    opened = reader(path, scheme=scheme)
+    assert opened.page.locator("body").get_attribute("data-md-color-scheme") == SCHEMES[scheme]
+    assert opened.outside == []
+    assert opened.problems == []
+
+
+def tab_views(page: Page) -> list[tuple[int, int]]:
+    """The choices of content tabs that together show every tab of the page: (the image store's
+    index in STORES, the index of the tab chosen in every other set), each store with each other one."""
+    others = [len(labels) for labels, _ in tab_sets(page) if not set(labels) & set(STORE_TABS.values())]
+    stores = len(STORES) if store_tab_sets(page) else 1
+    return [(store, other) for store in range(stores) for other in range(max(others, default=1))]
+
+
+def show_tabs(page: Page, store: int, other: int) -> None:
+    """Choose, as a reader would (a click on its label), in every set of content tabs that can be seen,
+    the tab of the store STORES[store], or in a set of other tabs the tab `other` (its last one if it
+    has fewer). Sets in a tab not shown are skipped; an outer set comes first in the page, so the sets
+    in its chosen tab are seen by then. (`choose_store` clicks every set of store tabs, even one in a
+    tab not shown, which a reader cannot.)"""
+    sets = page.locator("article .tabbed-set")
+    for index in range(sets.count()):
+        tab_set = sets.nth(index)
+        if not tab_set.is_visible():
+            continue
+        labels = tab_set.locator(":scope > .tabbed-labels > label")
+        names = labels.all_inner_texts()
+        chosen = store if set(names) & set(STORE_TABS.values()) else min(other, len(names) - 1)
+        if not tab_set.locator(":scope > input").nth(chosen).is_checked():
+            labels.nth(chosen).click()
+        expect(tab_set.locator(":scope > input").nth(chosen)).to_be_checked()
+
+
+def with_axe(page: Page) -> Page:
+    """The page with axe-core in it: node_modules/'s, the version package-lock.json pins."""
+    assert AXE.is_file(), f"{AXE.relative_to(REPO)} is missing: run `make browser` (npm ci)"
+    page.add_script_tag(path=str(AXE))
+    locked = json.loads((REPO / "package-lock.json").read_text())["packages"]["node_modules/axe-core"]["version"]
+    assert page.evaluate("axe.version") == locked, "node_modules/ is not what package-lock.json pins: make browser"
+    return page
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations on the page as it is now, by every rule axe runs by default."""
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    assert results["passes"], "axe-core checked nothing"
+    return results["violations"]
+
+
+def describe(violations: list[dict[str, Any]], nodes: int = 3) -> str:
+    """axe-core's violations, each with what a developer needs to find and fix it."""
+    lines = []
+    for violation in violations:
+        found = violation["nodes"]
+        lines.append(f"  {violation['id']} ({violation['impact']}): {violation['help']}: {len(found)} element(s)")
+        for node in found[:nodes]:
+            html = " ".join(node["html"].split())
+            lines.append(f"    {' '.join(map(str, node['target']))}: {html[:160]}{'...' if len(html) > 160 else ''}")
+            summary = " ".join(node.get("failureSummary", "").split())
+            if summary:
+                lines.append(f"      {summary[:300]}")
+        lines.append(f"    (see {violation['helpUrl'].split('?')[0]})")
+    return "\n".join(lines)
+
+
+def settle(page: Page) -> None:
+    """Wait for the page to be still: a frame drawn (the theme's and livedocs.js's size observers, which
+    make a code block or table that scrolls focusable, have run by then) and every transition and
+    animation that ends, ended (a colour checked halfway through a fade is not the colour shown)."""
+    page.evaluate(
+        """async () => {
+          await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+          const ending = document.getAnimations().filter(a => a.effect?.getComputedTiming().endTime !== Infinity);
+          await Promise.all(ending.map(a => a.finished.catch(() => null)));
+        }"""
+    )
+
+
+# The window the pages are checked in: the tests' own, and a phone's width, to which the window is
+# narrowed once the page is shown (code blocks and tables that fitted then scroll).
+WINDOWS = {"wide": VIEWPORT, "narrow": {"width": 400, "height": VIEWPORT["height"]}}
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_is_accessible(reader: Callable[..., Reader], path: str, scheme: str, window: str) -> None:
+    """axe-core (node_modules/, the version package-lock.json pins) finds no violation of any rule it
+    runs by default, on each page in each palette, wide and narrow, with every content tab shown once:
+    axe skips what is hidden, so the page is checked again for each choice of tabs (each image store
+    with each tab of the other sets) until every tab's content has been seen."""
+    opened = reader(path, scheme=scheme)
+    page = with_axe(opened.page)
+    assert page.locator("body").get_attribute("data-md-color-scheme") == SCHEMES[scheme]
+    page.set_viewport_size(WINDOWS[window])
+
+    blocks = page.locator("article .tabbed-block")
+    seen = [False] * blocks.count()
+    failures = []
+    for store, other in tab_views(page):
+        show_tabs(page, store, other)
+        settle(page)
+        shown = blocks.evaluate_all("blocks => blocks.map(block => block.checkVisibility())")
+        seen = [before or now for before, now in zip(seen, shown, strict=True)]
+        if violations := axe_violations(page):
+            view = f"{STORES[store]} store tabs, tab {other + 1} of the other sets" if blocks.count() else "the page"
+            failures.append(f"{path or 'index'} ({scheme} palette, {window} window, {view}):\n{describe(violations)}")
+    assert all(seen), f"content tabs never shown, so never checked: {[i for i, s in enumerate(seen) if not s]}"
+    assert not failures, "axe-core: accessibility violations\n" + "\n".join(failures)
+    assert opened.problems == []
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_search_results_are_accessible(reader: Callable[..., Reader], scheme: str) -> None:
+    """The search, open with results (words found marked in them), has no axe-core violation either."""
+    home = reader("", scheme=scheme)
+    page = with_axe(home.page)
+    page.keyboard.press("s")
+    expect(page.locator("input.md-search__input")).to_be_focused()
+    page.keyboard.type("COPY from")
+    expect(page.locator(".md-search-result__item").first).to_be_visible()
+    expect(page.locator(".md-search-result mark").first).to_be_visible()
+    settle(page)
+    violations = axe_violations(page)
+    assert not violations, f"axe-core, the search open ({scheme} palette):\n{describe(violations)}"
+    assert home.problems == []

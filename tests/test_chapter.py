@@ -109,7 +109,7 @@ def test_a_heavier_final_stage_fails_the_build_naming_the_claim(
         docker("tag", originals[host], "fixture-keep:go-app-multi", host=host)
     root = tmp_path / "repo"
     root.mkdir()
-    for name in ("docs", "examples", "mkdocs.yml"):
+    for name in ("docs", "examples", "mkdocs.yml", "overrides"):
         source = REPO / name
         (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
     (root / "macros").symlink_to(REPO / "macros")
