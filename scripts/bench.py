@@ -43,10 +43,11 @@ bench/results-<timestamp>.json and bench/latest.json. A missed target is reporte
 table, not by the exit status: the exit status is non-zero only when the benchmark itself
 could not run.
 
-    .venv/bin/python scripts/bench.py [--repeat N] [--quick] [--results-dir DIR] [--profile]
+    .venv/bin/python scripts/bench.py [--repeat N] [--quick] [--cold ROWS] [--results-dir DIR] [--profile]
 
 --quick: the replay, warm, memory and cold one-store rows only (no serve, no cold pair on
-both stores).
+both stores). --cold one_store,both_stores (or none) chooses the cold pairs to time: a cold
+round on both stores takes about 20 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -1078,6 +1079,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="replay, warm, memory and the cold pair on one store only: no serve, no cold pair on both stores",
     )
+    parser.add_argument(
+        "--cold",
+        type=lambda text: [row for row in text.split(",") if row and row != "none"],
+        default=None,
+        help=f"the cold pairs to time, comma-separated, of {', '.join(COLD_ROWS)} (or none); default all",
+    )
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS, help="where the JSON results go")
     parser.add_argument("--profile", action="store_true", help="also profile one replay and one warm build")
     parser.add_argument(
@@ -1088,6 +1095,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.cold is not None and (unknown := [row for row in args.cold if row not in COLD_ROWS]):
+        parser.error(f"--cold: no cold pair called {', '.join(unknown)} (there are {', '.join(COLD_ROWS)})")
     if args.image_map:
         path = Path(args.image_map)
         args.image_map = str(path if path.is_absolute() else (REPO / path))
@@ -1103,7 +1112,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     details: dict[str, Any] = {"retried": retries}
     engines = listed_engines()
     engine_facts = [listed_facts(host) for host in engines]
-    cold_rows = ["one_store"] if args.quick else list(COLD_ROWS)
+    cold_rows = args.cold if args.cold is not None else ["one_store"] if args.quick else list(COLD_ROWS)
     if cold_rows and (reason := cold_unavailable()):
         say(f"skipping the cold rows: {reason}")
         details["cold_skipped"], cold_rows = reason, []
