@@ -5,6 +5,7 @@
 #   make engine    make sure a Docker engine answers (as root, where none does: installs a
 #                  current one from Debian unstable and starts two, one per image store)
 #   make standins  build the offline stand-in base images into the engine(s)
+#   make bench     speed ratios (BENCH_ARGS="--quick --cold both_stores" for a part)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -41,7 +42,7 @@ browser:
 	@bash scripts/axe.sh
 
 bench: $(STAMP) engine standins
-	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 site: $(STAMP)
 	$(BIN)/mkdocs build --strict
