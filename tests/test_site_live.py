@@ -291,3 +291,12 @@ def test_a_warm_build_reuses_the_image_list_only_while_the_engine_logs_no_image_
         cli("-H", address, "image", "inspect", "--format", "{{.Id}}", "fixture-hello")
         == removed.entry("fixture-hello", store)["image_id"]
     )
+
+
+@pytest.mark.parametrize("store", ["containerd", "overlay2"])
+def test_the_go_standin_keeps_to_its_own_go_as_the_official_image_does(store: str) -> None:
+    """The official golang images set GOTOOLCHAIN=local (a go.mod asking for a newer Go fails
+    instead of downloading one): the stand-in sets it too, on every engine `make standins` fills."""
+    address = store_engines(store)[store]
+    env = cli("-H", address, "image", "inspect", "--format", "{{json .Config.Env}}", "standin/golang:1.21-alpine3.19")
+    assert "GOTOOLCHAIN=local" in json.loads(env)
