@@ -1143,6 +1143,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "finished_at": iso_utc(),
         "repeat": args.repeat,
         "quick": args.quick,
+        "cold_rows": cold_rows,
         "environment": {
             "engines": engine_facts,
             "cpus": os.cpu_count(),
@@ -1204,8 +1205,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: {len(retried)} build(s) on the listed engines failed and were done again: {retried}")
     if "cold_skipped" in results["details"]:
         print(f"note: no cold rows: {results['details']['cold_skipped']}")
-    elif results["quick"]:
-        print("note: --quick times the cold pair on one store only")
+    elif set(results.get("cold_rows", COLD_ROWS)) != set(COLD_ROWS):
+        print(f"note: cold pairs timed in this run: {', '.join(results['cold_rows']) or 'none'}")
     for mode, top in results["details"].get("profile", {}).items():
         print(f"\n-- profile, {mode} build (one thread) --\n{top}")
     print(f"\nresults: {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
