@@ -175,7 +175,7 @@ class Engine:
 
     def images_changed(self, since: int, until: int) -> bool:
         """Whether the engine's event log holds an image event between two of its times
-        (nanoseconds). The log keeps the latest events (256 in Docker 28): any change since
+        (nanoseconds). The log keeps a fixed number of the latest events: any change since
         `since` is either in it or pushed out by newer ones, which are; a restarted engine
         starts an empty log, which `ImageState.images` covers in part."""
         try:

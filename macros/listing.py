@@ -2,7 +2,7 @@
 
 A build that finds everything current needs only one fact per image: which image ID
 and key label its tag names now. Listing them costs the containerd image store ~5 ms
-per image (it adds up each image's disk usage), the longest wait of a warm build. So
+per image here (0.13 s for 25; overlay2: 4 ms in all), the longest wait of a warm build. So
 the list a build read is kept under `.cache/livedocs/images/`, with the engine's own
 clock and image count at the moment it was read; the next build asks the engine's
 event log whether any image was created, tagged, untagged or deleted since then. Only

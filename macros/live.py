@@ -268,7 +268,7 @@ class LiveSource(Source):
         fingerprint = self._fingerprint(spec)
         with self._lock:
             self._fingerprints[spec.tag] = fingerprint
-        plan = self._plan(spec, self._builder_name())
+        plan = self._plan(spec, self.builder.name if force else self._builder_name())
         current = None if force else self._current(plan)
         if current is None and not force and self.builder.name != plan.builder:
             plan = self._plan(spec, self.builder.name)  # keyed for a builder this engine lacks: key again

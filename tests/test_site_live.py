@@ -300,3 +300,30 @@ def test_the_go_standin_keeps_to_its_own_go_as_the_official_image_does(store: st
     address = store_engines(store)[store]
     env = cli("-H", address, "image", "inspect", "--format", "{{json .Config.Env}}", "standin/golang:1.21-alpine3.19")
     assert "GOTOOLCHAIN=local" in json.loads(env)
+
+
+def test_without_buildx_the_classic_builder_builds_and_a_warm_build_keys_for_it(site: TinySite, tmp_path: Path) -> None:
+    """A docker CLI without its buildx plugin: one warning, the classic builder builds and the
+    record says so; the next build, which keys for BuildKit until it must ask, keys again for
+    the builder there is and builds nothing."""
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    real = shutil.which("docker")
+    assert real is not None
+    # the real CLI, but `docker buildx ...` fails as it does where the plugin is not installed
+    (shim / "docker").write_text(
+        f'#!/bin/sh\n[ "$1" = buildx ] && {{ echo "docker: unknown command: docker buildx" >&2; exit 1; }}\n'
+        f'exec {real} "$@"\n'
+    )
+    (shim / "docker").chmod(0o755)
+    path = f"{shim}:{os.environ['PATH']}"
+    site.example("hello")
+    site.write("# t\n{{ size('fixture-hello') }}\n")
+    first = site.build(path=path)
+    assert first.code == 0, first.output
+    assert "building with the deprecated classic builder" in first.output
+    assert first.entry("fixture-hello")["engine"]["builder"] == "classic"
+    again = site.build(path=path)
+    assert again.code == 0, again.output
+    assert "livedocs: building" not in again.output
+    assert again.record() == first.record()
