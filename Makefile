@@ -1,7 +1,9 @@
 # Docker, Measured: the entry points (fixed by DESIGN.md).
 #   make site      build the site into site/ (mkdocs build --strict); fails on a false claim
 #   make serve     live preview; a false claim shows in the page, the server stays up
-#   make test      set everything up on a fresh machine, then run the tests
+#   make check     the tests that need no engine, no browser and no network (< 1 min, venv only)
+#   make test      set everything up on a fresh machine, then run every test: lint, the quick
+#                  tier with the clock a year ahead (faketime), then the engine and browser tiers
 #   make engine    make sure a Docker engine answers (as root, where none does: installs a
 #                  current one from Debian unstable and starts two, one per image store)
 #   make standins  build the offline stand-in base images into the engine(s)
@@ -22,7 +24,7 @@ LIVEDOCS_ENGINE_PREFIX ?= /opt/livedocs/docker
 export LIVEDOCS_ENGINE_PREFIX
 export PATH := $(LIVEDOCS_ENGINE_PREFIX)/usr/bin:$(LIVEDOCS_ENGINE_PREFIX)/usr/sbin:$(PATH)
 
-.PHONY: site serve test engine standins browser bench lint clean venv
+.PHONY: site serve check test engine standins browser faketime bench lint clean venv
 
 venv: $(STAMP)
 
@@ -41,6 +43,9 @@ browser:
 	@bash scripts/chromium.sh
 	@bash scripts/axe.sh
 
+faketime:
+	@bash scripts/debian-packages.sh faketime faketime
+
 bench: $(STAMP) engine standins
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
@@ -51,12 +56,20 @@ serve: $(STAMP)
 	$(BIN)/mkdocs serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check macros tests
-	$(BIN)/ruff format --check macros tests
+	$(BIN)/ruff check macros tests scripts
+	$(BIN)/ruff format --check macros tests scripts
+	$(BIN)/shellcheck scripts/*.sh
 
-test: $(STAMP) engine standins browser
-	$(BIN)/ruff check macros tests
-	$(BIN)/pytest
+# The tiers are pytest markers (pyproject.toml); a test in the quick tier that opens an engine
+# socket fails (tests/conftest.py).
+QUICK := not engine and not browser and not network
+
+check: $(STAMP)
+	$(BIN)/pytest -m "$(QUICK)"
+
+test: $(STAMP) engine standins browser faketime lint
+	faketime '+1 year' $(BIN)/pytest -m "$(QUICK)"
+	$(BIN)/pytest -m "not ($(QUICK))"
 
 clean:
 	rm -rf site .pytest_cache

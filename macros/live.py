@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from . import scheduler
+from . import clock, scheduler
 from .builders import Builder, BuildKit, Built, Classic, stage_repository
 from .buildkit import buildx_available
 from .context import BuildContext, BuildRequest, Contexts, build_context, cache_key
@@ -334,7 +334,7 @@ class LiveSource(Source):
             dockerfile=plan.dockerfile,
             base_images=plan.bases,
             engine=self.engine_facts,
-            measured_at=iso_utc(),
+            measured_at=iso_utc(clock.now()),
             **figures,  # type: ignore[arg-type]
         )
 

@@ -16,9 +16,10 @@ import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from . import claims, render
+from . import claims, clock, render
 from .errors import LivedocsError
 from .logs import own_logger
 from .measurement import Measurement, NotMeasuredHere, content_size_of, failure_of, image_of
@@ -94,8 +95,9 @@ class Problem:
 class Pages:
     """What the macros do, page by page, over one `Facts` per image store."""
 
-    def __init__(self, views: Sequence[Facts], docs_dir: str = "docs") -> None:
+    def __init__(self, views: Sequence[Facts], docs_dir: str = "docs", now: Callable[[], datetime] = clock.now) -> None:
         self.views = views
+        self.now = now  # the clock CREATED is shown against (tests pass a fixed one)
         self.docs_dir = docs_dir  # pages are named by their path from the repository root
         self.problems: list[Problem] = []
         self.page_path = "?"
@@ -197,7 +199,7 @@ class Pages:
 
     @macro("block")
     def images_table(self, view: Facts, *tags: str) -> str:
-        return render.fenced(render.images_table([(tag, self.image(view, tag)) for tag in tags]))
+        return render.fenced(render.images_table([(tag, self.image(view, tag)) for tag in tags], self.now()))
 
     @macro("block")
     def layers(self, view: Facts, tag: str) -> str:

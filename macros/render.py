@@ -26,11 +26,12 @@ def _parse_time(stamp: str) -> datetime | None:
     return datetime.fromisoformat(match.group(0)).replace(tzinfo=UTC) if match else None
 
 
-def created_ago(created: str, now: datetime | None = None) -> str:
+def created_ago(created: str, now: datetime) -> str:
+    """CREATED as `docker images` prints it at `now`: `3 weeks ago` (empty when unknown)."""
     when = _parse_time(created)
     if when is None:
         return ""
-    return human_duration((now or datetime.now(UTC)) - when) + " ago"
+    return human_duration(now - when) + " ago"
 
 
 def split_tag(tag: str) -> tuple[str, str]:
@@ -40,15 +41,15 @@ def split_tag(tag: str) -> tuple[str, str]:
     return repository, version
 
 
-def images_table(entries: Sequence[tuple[str, Measurement]], created: bool = True) -> str:
-    """`docker images` for these images, in the CLI's classic table layout."""
+def images_table(entries: Sequence[tuple[str, Measurement]], now: datetime, created: bool = True) -> str:
+    """`docker images` for these images at `now`, in the CLI's classic table layout."""
     header = ["REPOSITORY", "TAG", "IMAGE ID"] + (["CREATED"] if created else []) + ["SIZE"]
     rows = [header]
     for tag, entry in entries:
         repository, version = split_tag(tag)
         row = [repository, version, short_id(entry.image_id)]
         if created:
-            row.append(created_ago(entry.created))
+            row.append(created_ago(entry.created, now))
         row.append(human_size(entry.size_bytes or 0))
         rows.append(row)
     return tabwriter(rows)

@@ -86,11 +86,9 @@ def reduction(before: float, after: float) -> float:
     return 100.0 * (before - after) / before if before else 0.0
 
 
-def iso_utc(when: datetime | float | None = None) -> str:
-    """A UTC time to the second, as the record writes it: `2026-11-27T12:50:19Z` (now by default)."""
-    if when is None:
-        when = datetime.now(UTC)
-    elif not isinstance(when, datetime):
+def iso_utc(when: datetime | float) -> str:
+    """A UTC time to the second, as the record writes it: `2026-11-27T12:50:19Z`."""
+    if not isinstance(when, datetime):
         when = datetime.fromtimestamp(when, UTC)
     return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 

@@ -82,6 +82,7 @@ import docker
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the site's macros/, and tests/engines.py
 
+from macros import clock  # noqa: E402
 from macros.dockerfile import rewrite_images  # noqa: E402
 from macros.engine import LOCAL_SOCKET, Engine  # noqa: E402
 from macros.errors import LivedocsError  # noqa: E402
@@ -1105,7 +1106,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Every measurement; the results document."""
-    started_at = iso_utc()
+    started_at = iso_utc(clock.now())
     stamp = started_at.replace("-", "").replace(":", "")
     found = new_samples()
     retries: list[str] = []
@@ -1140,7 +1141,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "schema": SCHEMA,
         "stamp": stamp,
         "started_at": started_at,
-        "finished_at": iso_utc(),
+        "finished_at": iso_utc(clock.now()),
         "repeat": args.repeat,
         "quick": args.quick,
         "cold_rows": cold_rows,

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -21,6 +26,23 @@ FIXTURES = REPO / "tests" / "fixtures"
 IMAGE_MAP = REPO / "tests" / "standins" / "image-map.yml"
 MKDOCS = str(Path(sys.executable).parent / "mkdocs")
 FIXTURE_PREFIX = "fixture-"
+
+
+# The tiers (markers registered in pyproject.toml): `make check` runs what needs none of them.
+NEEDS = ("engine", "browser", "network")
+# Fixtures that reach an engine: a test that asks for one must be marked `engine`.
+ENGINE_FIXTURES = frozenset({"docker_client", "engine_unchanged", "site", "real_site", "engines"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """An engine fixture in a test not marked `engine` is a collection error, whatever `-m` selects."""
+    unmarked = [
+        f"{item.nodeid} uses {', '.join(sorted(ENGINE_FIXTURES & set(getattr(item, 'fixturenames', ()))))}"
+        for item in items
+        if not item.get_closest_marker("engine") and ENGINE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    ]
+    if unmarked:
+        raise pytest.UsageError("tests that need an engine but are not marked engine:\n  " + "\n  ".join(unmarked))
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +65,9 @@ def _engine_state(client: docker.DockerClient) -> dict[str, set[str]]:
     }
 
 
-@pytest.fixture(scope="session", autouse=True)
-def no_leaks(docker_client: docker.DockerClient) -> Iterator[None]:
-    """The session leaves the engine as it found it: any new container, network,
+@pytest.fixture(scope="session")
+def engine_unchanged(docker_client: docker.DockerClient) -> Iterator[None]:
+    """The engine tests leave the engine as they found it: any new container, network,
     volume or dangling image fails the run. Fixture images are removed at the end."""
     before = _engine_state(docker_client)
     yield
@@ -56,6 +78,84 @@ def no_leaks(docker_client: docker.DockerClient) -> Iterator[None]:
     after = _engine_state(docker_client)
     leaked = {kind: after[kind] - before[kind] for kind in after if after[kind] - before[kind]}
     assert not leaked, f"the tests leaked: {leaked}"
+
+
+class _SocketGuard:
+    """Refuses and records every socket a test opens (in this process: `connect`; in its child
+    processes: DOCKER_HOST and LIVEDOCS_ENGINES point at a socket of the guard's own)."""
+
+    def __init__(self, folder: Path, allow_loopback: bool) -> None:
+        self.allow_loopback = allow_loopback
+        self.opened: list[str] = []
+        self.path = folder / "engine.sock"
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(self.path))
+        self.listener.listen(8)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._accept, name="socket-guard", daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        """Accept (and hang up on) every connection until stopped, the last queued ones included."""
+        while True:
+            ready, _, _ = select.select([self.listener], [], [], 0.05)
+            if ready:
+                connection, _ = self.listener.accept()
+                self.opened.append(f"a child process connected to DOCKER_HOST / LIVEDOCS_ENGINES ({self.path})")
+                connection.close()
+            elif self.stopping.is_set():
+                return
+
+    def refuse(self, sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and self.allow_loopback and address[0] in LOOPBACK:
+            return
+        self.opened.append(f"connect({address!r})")
+        raise ConnectionRefusedError(f"this test is not marked engine or network; it opened {address!r}")
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        self.listener.close()
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@pytest.fixture(autouse=True)
+def _tier(request: pytest.FixtureRequest) -> Iterator[None]:
+    """An engine test checks the engine is left unchanged; any other test may open no engine
+    socket (nor any socket at all, unless marked network or browser): one that does fails."""
+    if request.node.get_closest_marker("engine"):
+        request.getfixturevalue("engine_unchanged")
+        yield
+        return
+    allow_loopback = any(request.node.get_closest_marker(need) for need in NEEDS)
+    guard = _SocketGuard(Path(tempfile.mkdtemp(prefix="ld-guard-")), allow_loopback)
+    original = socket.socket.connect, socket.socket.connect_ex
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        guard.refuse(sock, address)
+        original[0](sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        guard.refuse(sock, address)
+        return original[1](sock, address)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", connect)
+        patch.setattr(socket.socket, "connect_ex", connect_ex)
+        patch.setenv("DOCKER_HOST", f"unix://{guard.path}")
+        patch.setenv("LIVEDOCS_ENGINES", f"unix://{guard.path}")
+        try:
+            yield
+        finally:
+            guard.close()
+            shutil.rmtree(guard.path.parent, ignore_errors=True)
+    if guard.opened:
+        pytest.fail(
+            f"{request.node.nodeid} is not marked engine but opened a socket: {'; '.join(dict.fromkeys(guard.opened))}."
+            " Mark it @pytest.mark.engine (pyproject.toml), or keep it off the engine."
+        )
 
 
 @dataclass

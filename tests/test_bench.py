@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from macros.examples import load_examples
 
 from .conftest import REPO
@@ -41,6 +43,7 @@ PREVIOUS = {
 }
 
 
+@pytest.mark.engine
 def test_quick_bench_writes_positive_figures_and_leaves_the_record_alone(tmp_path: Path) -> None:
     (tmp_path / "latest.json").write_text(json.dumps(PREVIOUS))
 
@@ -134,6 +137,7 @@ except KeyboardInterrupt:
 """
 
 
+@pytest.mark.engine
 def test_a_sigterm_leaves_no_throwaway_engine_behind() -> None:
     """The cold rounds' engines are stopped and removed when the bench is told to stop:
     their folders, bridges and processes are gone, and they answered while they ran."""

@@ -34,6 +34,8 @@ from macros.units import human_size, percent, reduction, short_id
 from .conftest import REPO, store_engines
 from .test_chapter import CHAPTER, mkdocs_build
 
+pytestmark = [pytest.mark.engine, pytest.mark.browser, pytest.mark.network]
+
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
     "--no-sandbox",

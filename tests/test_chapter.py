@@ -13,6 +13,8 @@ import pytest
 
 from .conftest import IMAGE_MAP, MKDOCS, REPO, store_engines
 
+pytestmark = pytest.mark.engine
+
 CHAPTER = "multi-stage"
 
 

@@ -20,6 +20,8 @@ import pytest
 from .conftest import IMAGE_MAP, MKDOCS, TinySite
 from .engines import SecondEngine
 
+pytestmark = pytest.mark.engine
+
 
 def leftovers(root: Path) -> list[str]:
     """Temporary files a build may have left behind in the examples."""

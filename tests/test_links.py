@@ -26,6 +26,8 @@ from .conftest import REPO
 from .test_browser import serve_site
 from .test_chapter import CHAPTER, mkdocs_build
 
+pytestmark = [pytest.mark.engine, pytest.mark.network]
+
 LINKCHECKER = str(Path(sys.executable).parent / "linkchecker")
 CONFIG = """\
 [checking]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import docker
+import pytest
 
 from .conftest import TinySite, container_events, now
 from .engines import SecondEngine
+
+pytestmark = pytest.mark.engine
 
 
 def test_figures_come_from_the_engine_docker_host_names(site: TinySite, docker_client: docker.DockerClient) -> None:

@@ -15,6 +15,8 @@ import pytest
 from .conftest import IMAGE_MAP, MKDOCS, TinySite, container_events, now
 from .engines import free_port
 
+pytestmark = [pytest.mark.engine, pytest.mark.network]
+
 
 class Server:
     def __init__(self, site: TinySite) -> None:

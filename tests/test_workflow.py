@@ -303,6 +303,7 @@ The fixture weighs {{{{ size("{HELLO}") }}}}. {{{{ claim("size({HELLO}) < 30MB")
 """
 
 
+@pytest.mark.engine
 def test_the_steps_measure_both_stores_merge_and_commit(
     workflow: dict[str, Any], tmp_path: Path, docker_client: docker.DockerClient
 ) -> None:
