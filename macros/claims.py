@@ -67,7 +67,7 @@ def tokenize(source: str) -> list[Token]:
     while position < len(source):
         match = _TOKEN.match(source, position)
         if not match:
-            raise ClaimSyntaxError(f"unexpected {source[position]!r} at column {position + 1}")
+            raise ClaimSyntaxError(f"unexpected {source[position]!r} at column {position + 1}", column=position + 1)
         kind = match.lastgroup or ""
         if kind == "unit":
             kind = "number"
@@ -160,26 +160,34 @@ class _Parser:
     def peek(self) -> Token | None:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
 
+    def column(self, token: Token | None) -> int:
+        """Where `token` starts (from 1); just past the claim's end for None (nothing left)."""
+        return token.position + 1 if token is not None else len(self.source) + 1
+
+    def found(self, token: Token | None) -> str:
+        """`'x' at column 7`, or `the end of the claim at column 12`."""
+        what = repr(token.text + (token.unit or "")) if token is not None else "the end of the claim"
+        return f"{what} at column {self.column(token)}"
+
     def take(self, kind: str, text: str | None = None, what: str | None = None) -> Token:
         token = self.peek()
         if token is None or token.kind != kind or (text is not None and token.text != text):
             wanted = what or (repr(text) if text else kind)
-            found = f"{token.text!r} at column {token.position + 1}" if token else "the end of the claim"
-            raise ClaimSyntaxError(f"expected {wanted}, found {found}")
+            raise ClaimSyntaxError(f"expected {wanted}, found {self.found(token)}", column=self.column(token))
         self.index += 1
         return token
 
     def claim(self) -> Claim:
         token = self.peek()
         if token is None:
-            raise ClaimSyntaxError("the claim is empty")
+            raise ClaimSyntaxError("the claim is empty", column=self.column(token))
         if token.kind == "name" and token.text == "build":
             body: Comparison | BuildFails = self.build_fails()
         else:
             body = self.comparison()
         extra = self.peek()
         if extra is not None:
-            raise ClaimSyntaxError(f"unexpected {extra.text!r} at column {extra.position + 1} after a complete claim")
+            raise ClaimSyntaxError(f"unexpected {self.found(extra)} after a complete claim", column=self.column(extra))
         return Claim(self.source, body)
 
     def build_fails(self) -> BuildFails:
@@ -189,8 +197,9 @@ class _Parser:
         self.take("punct", ")")
         self.take("name", "fails")
         self.take("name", "with")
-        pattern = self.take("regex", what="a /pattern/").text[1:-1]
-        _compile(pattern)
+        regex = self.take("regex", what="a /pattern/")
+        pattern = regex.text[1:-1]
+        _compile(pattern, self.column(regex))
         return BuildFails(image, pattern)
 
     def comparison(self) -> Comparison:
@@ -201,26 +210,40 @@ class _Parser:
         elif token is not None and token.kind == "name" and token.text in ("contains", "matches"):
             operator = self.take("name").text
         else:
-            found = f"{token.text!r}" if token else "the end of the claim"
-            raise ClaimSyntaxError(f"expected a comparison ({', '.join(COMPARISONS)}), found {found}")
+            raise ClaimSyntaxError(
+                f"expected a comparison ({', '.join(COMPARISONS)}), found {self.found(token)}",
+                column=self.column(token),
+            )
         right = self.operand()
-        _check_types(left, operator, right)
+        _check_types(left, operator, right, self.column(token))
         return Comparison(left, operator, right)
 
     def operand(self) -> Operand:
         token = self.peek()
         if token is None:
-            raise ClaimSyntaxError("the claim ends where a value was expected")
+            raise ClaimSyntaxError(
+                f"the claim ends where a value was expected, at column {self.column(token)}", column=self.column(token)
+            )
         if token.kind == "number":
             self.index += 1
             number = float(token.text)
             following = self.peek()
             if token.unit is None and following is not None and following.text == "*":
-                self.index += 1  # a factor: `5 * layer_size(...)`
-                scaled = self.operand()
-                if not isinstance(scaled, Call) or scaled.factor != 1.0 or scaled.kind == "text":
-                    raise ClaimSyntaxError(f"a factor ({token.text} *) multiplies a measured quantity")
-                return replace(scaled, factor=number, factor_text=token.text)
+                self.index += 1  # a factor: `5 * layer_size(...)`, once, of a quantity that is not a text
+                scaled = self.peek()
+                if scaled is None or scaled.kind != "name" or scaled.text not in FUNCTIONS:
+                    raise ClaimSyntaxError(
+                        f"a factor ({token.text} *) multiplies a measured quantity, not {self.found(scaled)}",
+                        column=self.column(scaled),
+                    )
+                call = self.call()
+                if call.kind == "text":
+                    raise ClaimSyntaxError(
+                        f"a factor ({token.text} *) multiplies a measured quantity, not the text {call} "
+                        f"at column {self.column(scaled)}",
+                        column=self.column(scaled),
+                    )
+                return replace(call, factor=number, factor_text=token.text)
             if token.unit == "%":
                 return Literal(number, "percent", token.text + "%")
             if token.unit:
@@ -231,13 +254,18 @@ class _Parser:
             return Literal(_unquote(token.text), "text", token.text)
         if token.kind == "regex":
             self.index += 1
-            _compile(token.text[1:-1])
+            _compile(token.text[1:-1], self.column(token))
             return Literal(token.text[1:-1], "pattern", token.text)
         if token.kind == "name" and token.text in FUNCTIONS:
             return self.call()
+        if token.kind == "name":
+            raise ClaimSyntaxError(
+                f"unknown quantity {self.found(token)}; known: {', '.join(FUNCTIONS)}, build(...) fails with /.../",
+                column=self.column(token),
+            )
         raise ClaimSyntaxError(
-            f"unknown quantity {token.text!r} at column {token.position + 1}; "
-            f"known: {', '.join(FUNCTIONS)}, build(...) fails with /.../"
+            f"expected a value (a quantity, a number, a 'text' or a /pattern/), found {self.found(token)}",
+            column=self.column(token),
         )
 
     def call(self) -> Call:
@@ -261,52 +289,70 @@ def _unquote(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text[1:-1])
 
 
-def _compile(pattern: str) -> re.Pattern[str]:
+def _compile(pattern: str, column: int) -> re.Pattern[str]:
+    """The pattern of a /pattern/ token at `column`, compiled; ClaimSyntaxError if Python's re refuses it."""
     try:
         return re.compile(pattern)
     except re.error as error:
-        raise ClaimSyntaxError(f"bad pattern /{pattern}/: {error}") from None
+        problem, where = error.msg, column + 1 + (error.pos or 0)  # the character re stopped at
+    # re's parser raises these too, for a repetition count it cannot hold and for groups nested too deep
+    except OverflowError as error:
+        problem, where = str(error), column
+    except RecursionError:
+        problem, where = "groups nested too deeply", column
+    shown = _source_text(f"/{pattern}/")
+    raise ClaimSyntaxError(f"bad pattern {shown} at column {where}: {problem}", column=where)
+
+
+def _source_text(text: str) -> str:
+    """Source text for a one-line message: as written, or escaped where it holds a line break or control character."""
+    return text if text.isprintable() else repr(text)
 
 
 def _kind(operand: Operand) -> str:
     return operand.kind
 
 
-def _check_types(left: Operand, operator: str, right: Operand) -> None:
+def _check_types(left: Operand, operator: str, right: Operand, column: int) -> None:
+    """The operands' kinds fit the operator (at `column`); ClaimSyntaxError naming both if not."""
+    a, b = _source_text(str(left)), _source_text(str(right))
     if operator == "contains":
         if _kind(left) != "text" or _kind(right) != "text":
-            raise ClaimSyntaxError("'contains' compares a body(...) with a quoted text")
+            raise ClaimSyntaxError(
+                f"'contains' compares a body(...) with a quoted text, not {a} with {b} (at column {column})",
+                column=column,
+            )
         return
     if operator == "matches":
         if _kind(left) != "text" or _kind(right) != "pattern":
-            raise ClaimSyntaxError("'matches' compares a body(...) with a /pattern/")
+            raise ClaimSyntaxError(
+                f"'matches' compares a body(...) with a /pattern/, not {a} with {b} (at column {column})",
+                column=column,
+            )
         return
     kinds = {_kind(left), _kind(right)}
     if "text" in kinds or "pattern" in kinds:
         if operator in ("==", "!=") and kinds == {"text"}:
             return
-        raise ClaimSyntaxError(f"{operator!r} cannot compare {left} with {right}; use contains or matches")
+        raise ClaimSyntaxError(
+            f"{operator!r} at column {column} cannot compare {a} with {b}; use contains or matches", column=column
+        )
     if len(kinds) != 1:
         hint = " (sizes take a unit: B, kB, MB, GB)" if "bytes" in kinds else ""
-        raise ClaimSyntaxError(f"cannot compare {left} ({_kind(left)}) with {right} ({_kind(right)}){hint}")
+        raise ClaimSyntaxError(
+            f"cannot compare {a} ({_kind(left)}) with {b} ({_kind(right)}) at column {column}{hint}", column=column
+        )
 
 
 def parse(source: str) -> Claim:
-    """Parse a claim; raises ClaimSyntaxError (and nothing else) when it is malformed."""
+    """Parse a claim; a malformed one raises ClaimSyntaxError, whose `column` is where it goes wrong.
+
+    The grammar raises that error itself wherever it finds bad input; any other exception
+    is a bug in the parser, and is left to say so rather than pass as a malformed claim.
+    """
     if not isinstance(source, str):
         raise ClaimSyntaxError("a claim is a text")
-    try:
-        return _Parser(source).claim()
-    except ClaimSyntaxError:
-        raise
-    except (
-        ValueError,
-        IndexError,
-        KeyError,
-        OverflowError,
-        RecursionError,
-    ) as error:  # pragma: no cover
-        raise ClaimSyntaxError(f"cannot parse: {error}") from None
+    return _Parser(source).claim()
 
 
 # -- checking -----------------------------------------------------------------------

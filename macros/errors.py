@@ -63,7 +63,11 @@ class RunFailed(LivedocsError):
 
 
 class ClaimSyntaxError(LivedocsError):
-    """A claim that does not parse."""
+    """A claim that does not parse; `column` (from 1) is where in the claim it goes wrong."""
+
+    def __init__(self, message: str, *, column: int | None = None) -> None:
+        super().__init__(message)
+        self.column = column
 
 
 class RecordError(LivedocsError):

@@ -80,7 +80,7 @@ from typing import Any, TypeVar
 import docker
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # the site's macros/, and tests/engines.py
+sys.path.insert(0, str(REPO))  # the site's macros/, and tests/engines.py (free ports, the /proc scan)
 
 from macros import clock  # noqa: E402
 from macros.dockerfile import rewrite_images  # noqa: E402
@@ -91,7 +91,7 @@ from macros.imagemap import load_image_map  # noqa: E402
 from macros.scheduler import dependency_order  # noqa: E402
 from macros.settings import RECORD, Settings  # noqa: E402
 from macros.units import iso_utc  # noqa: E402
-from tests.engines import free_port  # noqa: E402
+from tests.engines import free_port, processes_naming  # noqa: E402
 
 DEFAULT_RESULTS = REPO / "bench"
 DEFAULT_IMAGE_MAP = REPO / "tests" / "standins" / "image-map.yml"
@@ -244,20 +244,22 @@ def mkdocs_command() -> str:
 
 
 class SiteCopy:
-    """docs/, examples/ and mkdocs.yml copied into a temporary folder, macros/ and overrides/ (the
-    theme's templates mkdocs.yml names) symlinked."""
+    """docs/, examples/ and mkdocs.yml of `source` (the repository, or the site `--site` names)
+    copied into a temporary folder, this repository's macros/ and overrides/ (the theme's
+    templates mkdocs.yml names) symlinked."""
 
-    def __init__(self, workdir: Path, image_map: str, engines: Sequence[str | None]) -> None:
+    def __init__(self, workdir: Path, source: Path, image_map: str, engines: Sequence[str | None]) -> None:
         self.workdir = workdir
+        self.source = source
         self.root = workdir / "src"
         self.site_dir = workdir / "site"
         self.image_map = image_map
         self.engines = tuple(engines)  # what its live builds measure on, unless told otherwise
         self.mkdocs = mkdocs_command()
         self.root.mkdir()
-        shutil.copytree(REPO / "docs", self.root / "docs", symlinks=True)
-        shutil.copytree(REPO / "examples", self.root / "examples", symlinks=True)
-        shutil.copy2(REPO / "mkdocs.yml", self.root / "mkdocs.yml")
+        shutil.copytree(source / "docs", self.root / "docs", symlinks=True)
+        shutil.copytree(source / "examples", self.root / "examples", symlinks=True)
+        shutil.copy2(source / "mkdocs.yml", self.root / "mkdocs.yml")
         (self.root / "macros").symlink_to(REPO / "macros", target_is_directory=True)
         (self.root / "overrides").symlink_to(REPO / "overrides", target_is_directory=True)
         # The same site without the macros plugin: pages keep their {{ ... }} as text.
@@ -282,8 +284,11 @@ class SiteCopy:
         return run
 
     def restore(self, relative: str) -> None:
-        """Put one file of the copy back as it is in the repository."""
-        shutil.copy2(REPO / relative, self.root / relative)
+        """Put one file of the copy back as it is in the source (gone, where the source has none)."""
+        if (self.source / relative).exists():
+            shutil.copy2(self.source / relative, self.root / relative)
+        else:
+            (self.root / relative).unlink(missing_ok=True)
 
 
 def build_summary(run: ChildRun) -> str:
@@ -456,11 +461,9 @@ class ThrowawayEngine:
                 self.process.kill()
                 self.process.wait()
         # Its containerd and shims, had the dockerd no time to stop them: they name its folder.
-        folder = str(self.home).encode()
-        for entry in Path("/proc").glob("[0-9]*"):
-            with contextlib.suppress(OSError, ValueError):
-                if folder in (entry / "cmdline").read_bytes():
-                    os.kill(int(entry.name), signal.SIGKILL)
+        for pid in processes_naming(str(self.home)):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
         for point in mounts_under(self.home):
             if subprocess.run(["umount", point], capture_output=True, check=False).returncode != 0:
                 subprocess.run(["umount", "-l", point], capture_output=True, check=False)
@@ -1087,6 +1090,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"the cold pairs to time, comma-separated, of {', '.join(COLD_ROWS)} (or none); default all",
     )
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS, help="where the JSON results go")
+    parser.add_argument(
+        "--site",
+        type=Path,
+        default=REPO,
+        help="the site to time: a folder with docs/, examples/ and mkdocs.yml (default: this repository's)",
+    )
     parser.add_argument("--profile", action="store_true", help="also profile one replay and one warm build")
     parser.add_argument(
         "--image-map",
@@ -1094,6 +1103,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="LIVEDOCS_IMAGE_MAP for the builds ('' for none; default tests/standins/image-map.yml)",
     )
     args = parser.parse_args(argv)
+    if not all((args.site / part).exists() for part in ("docs", "examples", "mkdocs.yml")):
+        parser.error(f"--site: {args.site} has no docs/, examples/ and mkdocs.yml")
+    if args.quick is False and args.site.resolve() != REPO:
+        parser.error("--site: the serve rounds edit this repository's chapter; use it with --quick")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.cold is not None and (unknown := [row for row in args.cold if row not in COLD_ROWS]):
@@ -1118,9 +1131,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         say(f"skipping the cold rows: {reason}")
         details["cold_skipped"], cold_rows = reason, []
     with tempfile.TemporaryDirectory(prefix="livedocs-bench-") as folder:
-        copy = SiteCopy(Path(folder), args.image_map, engines)
+        copy = SiteCopy(Path(folder), args.site.resolve(), args.image_map, engines)
         say(f"site copied to {copy.root}; priming with one live build (not timed)")
-        details["site_copy"] = str(copy.root)
+        details["site_copy"], details["site_source"] = str(copy.root), str(copy.source)
         details["prime"] = build_summary(on_shared_engines("the priming build", lambda: copy.build("live"), retries))
         details.update(measure_builds(copy, args.repeat, found, retries))
         if args.profile:

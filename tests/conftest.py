@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import select
 import shutil
 import socket
@@ -21,9 +20,10 @@ from typing import Any
 import docker
 import pytest
 
+from .helpers import mkdocs_env
+
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
-IMAGE_MAP = REPO / "tests" / "standins" / "image-map.yml"
 MKDOCS = str(Path(sys.executable).parent / "mkdocs")
 FIXTURE_PREFIX = "fixture-"
 
@@ -158,6 +158,32 @@ def _tier(request: pytest.FixtureRequest) -> Iterator[None]:
         )
 
 
+@dataclass(frozen=True)
+class RealSite:
+    """The repository's own site, built live once per test session, as `make site` builds it."""
+
+    root: Path  # the built site (`--site-dir`)
+    output: str  # what mkdocs printed
+    record: dict[str, Any]  # examples/measurements.json as this build left it
+
+    def page(self, name: str) -> str:
+        return (self.root / name / "index.html").read_text()
+
+
+@pytest.fixture(scope="session")
+def real_site(tmp_path_factory: pytest.TempPathFactory) -> RealSite:
+    """One live build of the real site on the engines `make engine` started, for every test that
+    reads it (the chapter, the browser, the links): the site is measured once per run, not per module."""
+    from .test_chapter import mkdocs_build
+
+    store_engines("containerd", "overlay2")
+    site_dir = tmp_path_factory.mktemp("real-site")
+    built = mkdocs_build(REPO, site_dir)
+    assert built.returncode == 0, built.stdout + built.stderr
+    record = json.loads((REPO / "examples" / "measurements.json").read_text())
+    return RealSite(site_dir, built.stdout + built.stderr, record)
+
+
 @dataclass
 class Built:
     code: int
@@ -218,10 +244,9 @@ class TinySite:
         timeout: float = 600,
         path: str | None = None,
     ) -> Built:
-        env = {**os.environ, "LIVEDOCS_IMAGE_MAP": str(IMAGE_MAP), "NO_MKDOCS_2_WARNING": "1"}
+        env = mkdocs_env()
         if path is not None:
             env["PATH"] = path
-        env.pop("LIVEDOCS_ENGINE", None)
         if engines:
             env["LIVEDOCS_ENGINES"] = ",".join(engines.values())
         if mode:

@@ -23,6 +23,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def processes_naming(text: str) -> list[int]:
+    """The IDs of the processes whose command line contains `text` (arguments are separated
+    by NUL characters there), this process aside: e.g. what still runs from an engine's folder."""
+    wanted = text.encode()
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError):  # a process that ended meanwhile
+            if wanted in (entry / "cmdline").read_bytes() and int(entry.name) != os.getpid():
+                found.append(int(entry.name))
+    return found
+
+
 class SecondEngine:
     def __init__(self) -> None:
         self.home = Path(tempfile.mkdtemp(prefix="livedocs-dockerd-"))
@@ -114,10 +126,9 @@ class SecondEngine:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             if self.process is not None:
                 os.killpg(self.process.pid, signal.SIGKILL)
-        for process in Path("/proc").glob("[0-9]*"):
+        for pid in processes_naming(str(self.home)):
             with contextlib.suppress(OSError):
-                if str(self.home).encode() in (process / "cmdline").read_bytes():
-                    os.kill(int(process.name), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
         time.sleep(0.5)
         subprocess.run(["umount", "-R", str(self.home / "exec" / "netns")], capture_output=True, check=False)
         subprocess.run(["umount", "-R", str(self.home / "data")], capture_output=True, check=False)

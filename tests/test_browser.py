@@ -1,7 +1,7 @@
 """The real site in a real browser: Debian's Chromium, driven by Playwright, reading what a reader reads.
 
-The site is built once for this module the way `make site` builds it (stand-ins mapped in), served
-from 127.0.0.1 and opened in headless Chromium (`make browser` installs it; Playwright's own browser
+The site is the session's one live build (conftest `real_site`, as `make site` builds it, stand-ins
+mapped in), served from 127.0.0.1 and opened in headless Chromium (`make browser` installs it; Playwright's own browser
 downloads are never used). Nothing leaves the machine: the browser resolves no host name but
 127.0.0.1, and every request for another host is answered here with an empty 200 and recorded: no
 page may make one (the theme's web fonts are off, `font: false`, and no `repo_url` asks GitHub's API).
@@ -31,8 +31,8 @@ from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_play
 
 from macros.units import human_size, percent, reduction, short_id
 
-from .conftest import REPO, store_engines
-from .test_chapter import CHAPTER, mkdocs_build
+from .conftest import REPO, RealSite, store_engines
+from .test_chapter import CHAPTER
 
 pytestmark = [pytest.mark.engine, pytest.mark.browser, pytest.mark.network]
 
@@ -102,15 +102,12 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def served(real_site: RealSite) -> Iterator[Site]:
+    """The session's live build of the real site, served on 127.0.0.1."""
     assert set(store_engines(*STORES)) == set(STORES), "the site is measured on exactly these image stores"
-    site_dir = tmp_path_factory.mktemp("browser-site")
-    built = mkdocs_build(REPO, site_dir)
-    assert built.returncode == 0, built.stdout + built.stderr
-    record = json.loads((REPO / "examples" / "measurements.json").read_text())
-    assert record["schema"] == 2, "the record keeps each image's figures per image store"
-    with serve_site(site_dir) as url:
-        yield Site(site_dir, url, record)
+    assert real_site.record["schema"] == 2, "the record keeps each image's figures per image store"
+    with serve_site(real_site.root) as url:
+        yield Site(real_site.root, url, real_site.record)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +126,7 @@ class Reader:
 
 
 @pytest.fixture
-def reader(browser: Browser, site: Site) -> Iterator[Callable[..., Reader]]:
+def reader(browser: Browser, served: Site) -> Iterator[Callable[..., Reader]]:
     """Open a page of the site in a fresh browser context (no stored palette, no cache)."""
     contexts = []
 
@@ -139,7 +136,7 @@ def reader(browser: Browser, site: Site) -> Iterator[Callable[..., Reader]]:
         outside: list[str] = []
 
         def route(route: Route) -> None:
-            if route.request.url.startswith(site.url):
+            if route.request.url.startswith(served.url):
                 route.continue_()
             else:
                 outside.append(route.request.url)
@@ -150,7 +147,7 @@ def reader(browser: Browser, site: Site) -> Iterator[Callable[..., Reader]]:
         problems: list[str] = []
         page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))
         page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
-        page.goto(site.url + path, wait_until="networkidle")
+        page.goto(served.url + path, wait_until="networkidle")
         return Reader(page, problems, outside)
 
     yield open_page
@@ -373,7 +370,7 @@ def test_the_dockerfile_tabs_switch(reader: Callable[..., Reader]) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_size_charts_are_visible_and_readable(reader: Callable[..., Reader], site: Site, scheme: str) -> None:
+def test_the_size_charts_are_visible_and_readable(reader: Callable[..., Reader], served: Site, scheme: str) -> None:
     """One SVG chart per image store tab; the chart of the selected tab is drawn with one label per
     image, inside its frame and legible on the palette, and the other store's chart is hidden."""
     ARTIFACTS.mkdir(exist_ok=True)
@@ -381,7 +378,7 @@ def test_the_size_charts_are_visible_and_readable(reader: Callable[..., Reader],
     page = chapter.page
     assert page.locator("body").get_attribute("data-md-color-scheme") == SCHEMES[scheme]
     charts = page.locator("article svg.livedocs-chart")
-    expected = tabs_expected(site.record, chart_tags(), "size_bytes")
+    expected = tabs_expected(served.record, chart_tags(), "size_bytes")
     expect(charts).to_have_count(len(expected))
     assert [tab_of(chart) for chart in charts.all()] == expected, "one chart per image store tab"
 
@@ -430,7 +427,7 @@ def test_the_size_charts_are_visible_and_readable(reader: Callable[..., Reader],
     assert chapter.problems == []
 
 
-def test_the_store_tabs_are_linked(reader: Callable[..., Reader], site: Site) -> None:
+def test_the_store_tabs_are_linked(reader: Callable[..., Reader], served: Site) -> None:
     """Choosing an image store in one set of store tabs chooses it in every set of the page
     (`content.tabs.link`), and the chart and `docker images` table in view are then that store's."""
     chapter = reader(f"{CHAPTER}/")
@@ -455,8 +452,8 @@ def test_the_store_tabs_are_linked(reader: Callable[..., Reader], site: Site) ->
         for tab_set in sets:
             expect_store_shown(tab_set, store)
         (chart,) = charts.filter(visible=True).all()
-        assert_chart_is_the_record(chart, site.record, store)
-        assert_tables_are_the_record(tables.filter(visible=True).all(), site.record, store)
+        assert_chart_is_the_record(chart, served.record, store)
+        assert_tables_are_the_record(tables.filter(visible=True).all(), served.record, store)
 
     everywhere(STORES[0])  # a fresh reader sees the first store's tabs
     # One click on a label of one set (the chart's), and every set follows...
@@ -470,11 +467,11 @@ def test_the_store_tabs_are_linked(reader: Callable[..., Reader], site: Site) ->
     assert chapter.problems == []
 
 
-def test_the_figures_are_the_recorded_ones(reader: Callable[..., Reader], site: Site) -> None:
+def test_the_figures_are_the_recorded_ones(reader: Callable[..., Reader], served: Site) -> None:
     """Chart, `docker images` tables and sentences show, store by store, the sizes and IDs
     examples/measurements.json holds; a sentence names each store's figure where they differ."""
     page = reader(f"{CHAPTER}/").page
-    record = site.record
+    record = served.record
 
     charts = page.locator("article svg.livedocs-chart")
     tables = images_tables(page)
@@ -596,12 +593,12 @@ def test_the_fast_builds_chapter_loads_without_console_errors(reader: Callable[.
     assert chapter.outside == []
 
 
-def test_the_fast_builds_listings_are_the_recorded_ones(reader: Callable[..., Reader], site: Site) -> None:
+def test_the_fast_builds_listings_are_the_recorded_ones(reader: Callable[..., Reader], served: Site) -> None:
     """Every BuildKit listing of the second chapter is, store by store, the one examples/measurements.json
     holds: in its store's tab where the stores' listings differ; choosing a store in one set of store tabs
     chooses it in every set; and each `N of M` cached-steps figure in a sentence is the record's."""
     page = reader(f"{FAST_BUILDS}/").page
-    record = site.record
+    record = served.record
     blocks = page.locator("article pre").filter(has_text=re.compile(r"^#\d+ \["))
     expected: list[tuple[str, str | None]] = []  # (listing, store tab label or None: in no store tab)
     for tag in listing_tags():
@@ -659,9 +656,9 @@ def site_pages() -> list[str]:
 PAGES = site_pages()
 
 
-def test_every_page_of_the_site_is_checked(site: Site) -> None:
+def test_every_page_of_the_site_is_checked(served: Site) -> None:
     """The pages the checks below open are all the HTML pages the build wrote: none is left out."""
-    built = sorted(str(path.relative_to(site.root)) for path in site.root.rglob("*.html"))
+    built = sorted(str(path.relative_to(served.root)) for path in served.root.rglob("*.html"))
     assert built == sorted(page if page.endswith(".html") else f"{page}index.html" for page in PAGES)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html as htmllib
-import os
 import re
 import shutil
 import subprocess
@@ -11,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import IMAGE_MAP, MKDOCS, REPO, store_engines
+from .conftest import MKDOCS, REPO, RealSite, store_engines
+from .helpers import docker_cli as docker
+from .helpers import mkdocs_env
 
 pytestmark = pytest.mark.engine
 
@@ -19,13 +20,10 @@ CHAPTER = "multi-stage"
 
 
 def mkdocs_build(root: Path, site_dir: Path, **extra: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "LIVEDOCS_IMAGE_MAP": str(IMAGE_MAP), "NO_MKDOCS_2_WARNING": "1", **extra}
-    if "LIVEDOCS_ENGINE" not in extra:
-        env.pop("LIVEDOCS_ENGINE", None)
     return subprocess.run(
         [MKDOCS, "build", "--strict", "--site-dir", str(site_dir)],
         cwd=root,
-        env=env,
+        env=mkdocs_env(**extra),
         capture_output=True,
         text=True,
         timeout=1800,
@@ -48,11 +46,8 @@ def engines() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def chapter(tmp_path_factory: pytest.TempPathFactory) -> str:
-    site_dir = tmp_path_factory.mktemp("site")
-    built = mkdocs_build(REPO, site_dir)
-    assert built.returncode == 0, built.stdout + built.stderr
-    return (site_dir / CHAPTER / "index.html").read_text()
+def chapter(real_site: RealSite) -> str:
+    return real_site.page(CHAPTER)
 
 
 def test_every_docker_images_table_equals_the_engine(chapter: str, engines: dict[str, str]) -> None:
@@ -91,14 +86,6 @@ def test_every_claim_in_the_chapter_holds(chapter: str) -> None:
     assert len(marks) >= 8
     assert all(not false for false, _ in marks)
     assert all(" holds" in htmllib.unescape(title) for _, title in marks)
-
-
-def docker(*args: str, host: str | None = None) -> str:
-    done = subprocess.run(
-        ["docker", *(["-H", host] if host else []), *args], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, f"docker {' '.join(args)}: {done.stderr.strip()}"
-    return done.stdout.strip()
 
 
 def test_a_heavier_final_stage_fails_the_build_naming_the_claim(

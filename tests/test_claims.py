@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from macros.claims import BuildFails, Call, Comparison, Literal, check, parse
+from macros.claims import FUNCTIONS, BuildFails, Call, Claim, Comparison, Literal, check, parse
 from macros.errors import ClaimSyntaxError, LivedocsError
 from tests.fakes import chapter_facts
 
@@ -100,9 +98,108 @@ def test_malformed_claims_say_what_is_wrong(source: str, message: str) -> None:
     st.text(alphabet=st.sampled_from(list("size(),<>=!%'/* MBkb90.-_abcxyz\\\"")), max_size=60) | st.text(max_size=40)
 )
 def test_parser_raises_only_its_own_error(source: str) -> None:
-    """Whatever the text, parse() returns a claim or raises ClaimSyntaxError."""
-    with contextlib.suppress(ClaimSyntaxError):
-        parse(source)
+    """Whatever the text, parse() returns a claim of that text, or raises ClaimSyntaxError (any other
+    exception is a bug in the parser, and fails here) whose one-line message names the column where
+    the claim goes wrong: a column of the claim, or the one just past its end."""
+    try:
+        claim = parse(source)
+    except ClaimSyntaxError as error:
+        assert error.column is not None and 1 <= error.column <= len(source) + 1, (error.column, error.message)
+        assert len(str(error).splitlines()) == 1, error.message
+        if source.strip():
+            assert f"column {error.column}" in error.message
+        else:
+            assert error.message == "the claim is empty"
+    else:
+        assert claim.source == source
+        assert all(image in source for image in claim.images())
+
+
+# -- valid claims, generated with the tree they must parse into ---------------------
+
+IMAGES = st.from_regex(r"[a-z][a-z0-9-]{0,12}[a-z0-9]", fullmatch=True)
+PATTERNS = st.lists(st.sampled_from(["a", "go", " ", ".", r"\d", r"\/", "x+", "|"]), min_size=1, max_size=6).map(
+    "".join
+)
+NUMBERS = st.builds(
+    lambda whole, part: whole if part is None else f"{whole}.{part}",
+    st.integers(0, 99_999).map(str),
+    st.none() | st.from_regex(r"[0-9]{1,3}", fullmatch=True),
+)
+SCALE = {"B": 1, "kB": 1000, "KB": 1000, "MB": 10**6, "GB": 10**9}  # as the docs define the units
+
+
+@st.composite
+def valid_claims(draw: st.DrawFn) -> tuple[str, Comparison | BuildFails]:
+    """The text of a valid claim, spaced in any valid way, and the tree it stands for."""
+
+    def gap() -> str:  # where the grammar needs no space
+        return draw(st.sampled_from(["", " ", "  ", "\t"]))
+
+    def space() -> str:  # after a word, before a word or a /pattern/
+        return draw(st.sampled_from([" ", "  ", "\t"]))
+
+    def quoted(text: str) -> str:
+        quote = draw(st.sampled_from(["'", '"']))
+        return quote + text.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
+
+    def call(kind: str, factor: bool) -> tuple[str, Call]:
+        function = draw(st.sampled_from([name for name, f in FUNCTIONS.items() if f.kind == kind]))
+        texts, arguments = [], []
+        for argument_kind in FUNCTIONS[function].arguments:
+            value = draw(IMAGES if argument_kind == "image" else st.text(max_size=12))
+            texts.append(value if argument_kind == "image" else quoted(value))
+            arguments.append(value)
+        text = f"{function}{gap()}({gap()}" + f"{gap()},{gap()}".join(texts) + f"{gap()})"
+        if factor and kind != "text" and draw(st.booleans()):
+            number = draw(NUMBERS)
+            return f"{number}{gap()}*{gap()}{text}", Call(function, tuple(arguments), float(number), number)
+        return text, Call(function, tuple(arguments))
+
+    def literal(kind: str) -> tuple[str, Literal]:
+        if kind == "text":
+            value = draw(st.text(max_size=12))
+            text = quoted(value)
+            return text, Literal(value, "text", text)
+        if kind == "pattern":
+            pattern = draw(PATTERNS)
+            return f"/{pattern}/", Literal(pattern, "pattern", f"/{pattern}/")
+        number = draw(NUMBERS)
+        if kind == "bytes":
+            unit = draw(st.sampled_from(sorted(SCALE)))
+            return number + unit, Literal(float(number) * SCALE[unit], "bytes", number + unit)
+        if kind == "percent":
+            return number + "%", Literal(float(number), "percent", number + "%")
+        return number, Literal(float(number), "number", number)
+
+    if draw(st.integers(0, 4)) == 0:
+        image, pattern = draw(IMAGES), draw(PATTERNS)
+        text = f"{gap()}build{gap()}({gap()}{image}{gap()}){gap()}fails{space()}with{space()}/{pattern}/{gap()}"
+        return text, BuildFails(image, pattern)
+    kind = draw(st.sampled_from(sorted({f.kind for f in FUNCTIONS.values()})))
+    left_text, left = call(kind, factor=True)
+    if kind == "text":
+        operator = draw(st.sampled_from(["contains", "matches", "==", "!="]))
+        if operator in ("contains", "matches"):
+            right_text, right = literal("text" if operator == "contains" else "pattern")
+            return f"{gap()}{left_text}{gap()}{operator}{space()}{right_text}{gap()}", Comparison(left, operator, right)
+        right_text, right = draw(st.sampled_from([literal, lambda kind: call(kind, factor=False)]))(kind)
+    else:
+        operator = draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="]))
+        quantity = kind == "seconds" or draw(st.booleans())  # a duration is compared with a duration only
+        right_text, right = call(kind, factor=True) if quantity else literal(kind)
+        if draw(st.booleans()):  # either side may come first
+            (left_text, left), (right_text, right) = (right_text, right), (left_text, left)
+    return f"{gap()}{left_text}{gap()}{operator}{gap()}{right_text}{gap()}", Comparison(left, operator, right)
+
+
+@settings(max_examples=400, deadline=None)
+@given(valid_claims())
+def test_a_valid_claim_parses_into_the_tree_it_was_written_from(written: tuple[str, Comparison | BuildFails]) -> None:
+    """Every quantity, every comparison, factors, units, both quotes and escapes, any spacing:
+    the text parses into exactly the tree it was generated from, the claim's text kept as written."""
+    source, body = written
+    assert parse(source) == Claim(source, body)
 
 
 def test_a_factor_reads_as_written_in_the_verdict() -> None:

@@ -17,8 +17,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from .conftest import IMAGE_MAP, MKDOCS, TinySite
-from .engines import SecondEngine
+from .conftest import MKDOCS, TinySite
+from .engines import SecondEngine, processes_naming
+from .helpers import docker_cli, mkdocs_env
 
 pytestmark = pytest.mark.engine
 
@@ -31,11 +32,10 @@ def leftovers(root: Path) -> list[str]:
 
 
 def start_build(site: TinySite, **env: str) -> subprocess.Popen[str]:
-    full = {**os.environ, "LIVEDOCS_IMAGE_MAP": str(IMAGE_MAP), "NO_MKDOCS_2_WARNING": "1", **env}
     return subprocess.Popen(
         [MKDOCS, "build", "--strict"],
         cwd=site.root,
-        env=full,
+        env=mkdocs_env(**env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -63,6 +63,25 @@ def finish(process: subprocess.Popen[str], timeout: float) -> tuple[int, str, fl
     return process.returncode, output, time.monotonic() - started
 
 
+def slow_step(seconds: int) -> tuple[str, str]:
+    """A PAUSE of about `seconds` for the slow fixture, and the command line of its RUN step's
+    `sleep PAUSE`. The fraction is this process's ID: no other build on the machine (another
+    test run's, say) sleeps that long, so /proc shows whether this build's step is running."""
+    pause = f"{seconds}.{os.getpid()}"
+    return pause, f"sleep\0{pause}\0"
+
+
+def wait_for_step(process: subprocess.Popen[str], step: str, timeout: float = 120) -> None:
+    """Wait until the build's RUN step runs: a process whose command line is `step`. BuildKit
+    runs a step in a container of its own, which `docker ps` does not list."""
+    deadline = time.monotonic() + timeout
+    while not processes_naming(step):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the RUN step {step!r} never ran: {process.communicate()[0][-3000:]}")
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def second_engine() -> Iterator[SecondEngine]:
     engine = SecondEngine().start()
@@ -84,10 +103,11 @@ def test_engine_dies_mid_build(site: TinySite, second_engine: SecondEngine) -> N
     assert first.code == 0, first.output
     record = (site.root / "examples" / "measurements.json").read_bytes()
 
-    (folder / "livedocs.yml").write_text("images:\n  fixture-slow:\n    build_args: {PAUSE: '60'}\n")
+    pause, step = slow_step(60)
+    (folder / "livedocs.yml").write_text(f"images:\n  fixture-slow:\n    build_args: {{PAUSE: '{pause}'}}\n")
     process = start_build(site, DOCKER_HOST=second_engine.unix_host)
     head = wait_for_line(process, "building fixture-slow")
-    time.sleep(2)
+    wait_for_step(process, step)  # the engine dies with the RUN step under way
     second_engine.kill()
     code, tail, _ = finish(process, timeout=90)
     output = head + tail
@@ -131,21 +151,23 @@ def containers(client: docker.DockerClient) -> set[str]:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_during_a_build(site: TinySite, docker_client: docker.DockerClient, signum: int) -> None:
-    """The process exits promptly; the build's container is gone; nothing is written."""
+    """The process exits promptly; the build's running step is stopped and its container gone; nothing is written."""
     folder = site.example("slow")
-    (folder / "livedocs.yml").write_text(f"images:\n  fixture-slow:\n    build_args: {{PAUSE: '{90 + signum}'}}\n")
+    pause, step = slow_step(90 + signum)
+    (folder / "livedocs.yml").write_text(f"images:\n  fixture-slow:\n    build_args: {{PAUSE: '{pause}'}}\n")
     site.write("# t\n{{ size('fixture-slow') }}\n")
     before = containers(docker_client)
     process = start_build(site)
     wait_for_line(process, "building fixture-slow")
-    time.sleep(3)  # the RUN step's container is running now
+    wait_for_step(process, step)  # the RUN step's container is running now
     process.send_signal(signum)
     code, output, seconds = finish(process, timeout=60)
     assert code != 0, output
     assert seconds < 20, f"took {seconds:.1f}s to stop"
     deadline = time.monotonic() + 20
-    while containers(docker_client) - before and time.monotonic() < deadline:
-        time.sleep(0.5)  # the engine removes a cancelled build's container
+    while (processes_naming(step) or containers(docker_client) - before) and time.monotonic() < deadline:
+        time.sleep(0.5)  # the engine stops a cancelled build's step and removes its container
+    assert processes_naming(step) == [], "the RUN step still runs after the build was interrupted"
     assert containers(docker_client) - before == set()
     assert not (site.root / "examples" / "measurements.json").exists()
     assert leftovers(site.root) == []
@@ -206,7 +228,9 @@ def test_container_that_floods_its_output(site: TinySite) -> None:
 
 
 def test_run_checks_are_on_a_short_leash(site: TinySite) -> None:
-    """No capabilities, no new privileges, memory and process limits, no mounts."""
+    """No capabilities, no new privileges, memory and process limits, no mounts: none but
+    those the engine gives every container (its root, /proc, /dev, /sys, and the files
+    /etc/hosts, /etc/hostname and /etc/resolv.conf), so no volume, bind or tmpfs."""
     site.example("misbehave")
     site.write("# t\n{{ response('fixture-leash', '/') }}\n")
     built = site.build()
@@ -216,7 +240,11 @@ def test_run_checks_are_on_a_short_leash(site: TinySite) -> None:
     assert "NoNewPrivs:\t1" in body
     assert "memory 268435456" in body
     assert "pids 256" in body
-    assert "mounts 0" in body
+    points = [line.removeprefix("mount ") for line in body.splitlines() if line.startswith("mount ")]
+    assert "/" in points and "/proc" in points, f"the container lists its mount points: {body}"
+    every_container = {"/", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+    own = [p for p in points if p not in every_container and p.split("/")[1] not in ("proc", "dev", "sys")]
+    assert own == [], f"the run check's container has mounts of its own: {own}"
 
 
 # -- two builds at once ------------------------------------------------------------
@@ -231,12 +259,7 @@ def test_two_builds_at_once(site: TinySite) -> None:
     for code, output, _ in results:
         assert code == 0, output
     record = json.loads((site.root / "examples" / "measurements.json").read_text())
-    size = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Size}}", "fixture-hello"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    size = docker_cli("image", "inspect", "--format", "{{.Size}}", "fixture-hello")
     assert record["images"]["fixture-hello"]["overlay2"]["size_bytes"] == int(size)
     assert leftovers(site.root) == []
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import RealSite
 from .test_browser import serve_site
-from .test_chapter import CHAPTER, mkdocs_build
+from .test_chapter import CHAPTER
 
 pytestmark = [pytest.mark.engine, pytest.mark.network]
 
@@ -107,11 +107,8 @@ def _address(page: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def site_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("links-site")
-    built = mkdocs_build(REPO, target)
-    assert built.returncode == 0, built.stdout + built.stderr
-    return target
+def site_dir(real_site: RealSite) -> Path:
+    return real_site.root
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,24 @@ from macros.errors import LivedocsError
 from macros.settings import Settings, default_workers
 
 
-def test_defaults(tmp_path: Path) -> None:
+def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
     settings = Settings.load(tmp_path, environ={})
     assert (settings.mode, settings.engines, settings.timeout, settings.image_map, settings.serve) == (
         "auto", (None,), 30.0, "", False
     )  # fmt: skip
-    assert settings.workers == default_workers()
+    assert settings.workers == 3, "a thread per core"
     assert settings.record_path == tmp_path.resolve() / "examples" / "measurements.json"
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(1, 1), (2, 2), (4, 4), (5, 4), (64, 4), (None, 1)])
+def test_the_default_workers_are_the_cores_at_most_four(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int | None, workers: int
+) -> None:
+    """A thread per core, at most 4; one where Python cannot tell how many cores there are."""
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert default_workers() == workers
+    assert Settings.load(tmp_path, environ={}).workers == workers
 
 
 def test_the_environment_wins_over_mkdocs_yml(tmp_path: Path) -> None:

@@ -6,13 +6,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import docker
 import pytest
 
 from .conftest import TinySite, container_events, now, store_engines
+from .helpers import docker_cli as cli
 
 pytestmark = pytest.mark.engine
 
@@ -41,10 +41,6 @@ def build_cache() -> list[tuple[str, ...]]:
     """`docker buildx du`: each cache record's ID, reclaimable flag and size (not its age)."""
     rows = [line.split() for line in cli("buildx", "du").splitlines()[1:]]
     return sorted(tuple(row[:3]) for row in rows if row)
-
-
-def cli(*args: str) -> str:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True).stdout.strip()
 
 
 def test_figures_equal_the_engine_and_a_second_build_does_nothing(

@@ -26,8 +26,9 @@ from mkdocs.__main__ import ColorFormatter
 from macros.builders import STAGE_REPOSITORY
 from macros.record import Record
 
-from .conftest import FIXTURE_PREFIX, IMAGE_MAP, REPO, TinySite, store_engines
+from .conftest import FIXTURE_PREFIX, REPO, TinySite, store_engines
 from .fakes import failure, image
+from .helpers import IMAGE_MAP
 
 BIN = Path(sys.executable).parent
 ACTIONLINT = str(BIN / "actionlint")

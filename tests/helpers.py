@@ -1,0 +1,29 @@
+"""What several test modules do alike, written once: the environment of an mkdocs child and
+the docker CLI. Fixtures are in conftest.py; a throwaway engine, and the scan of /proc for
+what is left of one, in engines.py (scripts/bench.py imports that module too)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+IMAGE_MAP = Path(__file__).resolve().parent / "standins" / "image-map.yml"
+
+
+def mkdocs_env(**extra: str) -> dict[str, str]:
+    """The environment of an mkdocs child of a test: this process's, with the stand-ins' image
+    map and no mkdocs 2 notice, then `extra`. LIVEDOCS_ENGINE only if `extra` sets it: the
+    caller's own would change the mode of every build in the run."""
+    env = {**os.environ, "LIVEDOCS_IMAGE_MAP": str(IMAGE_MAP), "NO_MKDOCS_2_WARNING": "1"}
+    env.pop("LIVEDOCS_ENGINE", None)
+    env.update(extra)
+    return env
+
+
+def docker_cli(*args: str, host: str | None = None, timeout: float = 300) -> str:
+    """What `docker [-H host] ARGS` prints, stripped; its failure fails the test with docker's own message."""
+    command = ["docker", *(["-H", host] if host else []), *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
+    assert done.returncode == 0, f"{' '.join(command)}: {done.stderr.strip()}"
+    return done.stdout.strip()
