@@ -133,6 +133,19 @@ def _files(context: Path, repository: Path, spec: ImageSpec) -> list[tuple[str, 
     return found
 
 
+def source_digest(repository: Path, spec: ImageSpec) -> str:
+    """What the reader's folder of `spec` holds (its files, .dockerignore applied, FROM lines as
+    written: no image map) and how it is built: a replay compares it with the record's."""
+    digest = hashlib.sha256()
+    settings = [spec.dockerfile, spec.target or "", *sorted(f"{k}={v}" for k, v in spec.build_args.items())]
+    settings += sorted(f"edit:{k}={v}" for k, v in spec.edit.items())
+    digest.update("\n".join(["livedocs-sources-v1", *settings]).encode("utf-8"))
+    for relative, path in _files(spec.context_path, repository, spec):
+        digest.update(f"\0{relative}\0".encode())
+        digest.update(os.readlink(path).encode() if path.is_symlink() else path.read_bytes())
+    return digest.hexdigest()
+
+
 # How a nonce line is written into an edited file: a comment, or (logs, text) a plain line.
 _LINE_COMMENTS = {
     ".go": "//", ".js": "//", ".ts": "//", ".c": "//", ".rs": "//", ".py": "#", ".sh": "#", ".rb": "#",

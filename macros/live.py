@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from . import clock, scheduler
 from .builders import Builder, BuildKit, Built, Classic, stage_repository
 from .buildkit import buildx_available
-from .context import BuildContext, BuildRequest, Contexts, build_context, cache_key
+from .context import BuildContext, BuildRequest, Contexts, build_context, cache_key, source_digest
 from .dockerfile import base_images, rewrite_images
 from .engine import LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, LOCAL_SOCKET, Engine, ImageInfo
 from .errors import BuildFailed, LivedocsError
@@ -44,6 +44,7 @@ class Plan:
     bases: dict[str, BaseImage]
     dockerfile: str  # repository-relative, for messages and the record
     builder: str  # the name of the builder the key is for
+    sources: str  # what the reader's folder holds (context.source_digest)
 
 
 class LiveSource(Source):
@@ -292,7 +293,8 @@ class LiveSource(Source):
         if partners:  # timings compared with another image's: a change to either rebuilds both
             inputs = [key, *(self._fingerprint(self.specs[t]) for t in partners)]
             key = hashlib.sha256("|".join(inputs).encode()).hexdigest()
-        return Plan(spec, context, key, bases, self._shown(spec), builder)
+        sources = source_digest(self.settings.root, spec)
+        return Plan(spec, context, key, bases, self._shown(spec), builder, sources)
 
     def _current(self, plan: Plan) -> Measurement | None:
         """The recorded measurement, if the engine's image (or, for a failure, the record) is
@@ -300,6 +302,8 @@ class LiveSource(Source):
         recorded = self.record.get(plan.spec.tag, self.store)
         if recorded is None or recorded.key != plan.key:
             return None
+        if recorded.sources != plan.sources:  # the same build, recorded before sources were: say what they are
+            recorded = replace(recorded, sources=plan.sources)
         if plan.spec.expect_failure:
             return recorded if recorded.error is not None else None
         existing = self._tagged(plan.spec.tag)
@@ -335,6 +339,7 @@ class LiveSource(Source):
             base_images=plan.bases,
             engine=self.engine_facts,
             measured_at=iso_utc(clock.now()),
+            sources=plan.sources,
             **figures,  # type: ignore[arg-type]
         )
 

@@ -135,6 +135,9 @@ class Measurement:
     # a build meant to fail
     error: str | None = None
     failed_line: int | None = None
+    # what the example's folder held when measured, as the reader has it (no image map):
+    # a replay whose example has changed since says its figures are older than the page
+    sources: str = ""
 
     @property
     def expect_failure(self) -> bool:
@@ -164,6 +167,8 @@ class Measurement:
             "base_images": {name: base.to_json() for name, base in self.base_images.items()},
             "measured_at": self.measured_at,
         }
+        if self.sources:
+            data["sources"] = self.sources
         if self.engine is not None:
             data["engine"] = self.engine.to_json()
         if self.error is not None:
@@ -204,6 +209,7 @@ class Measurement:
                 },
                 engine=EngineFacts(**{k: str(v) for k, v in engine.items()}) if engine else None,
                 measured_at=str(data.get("measured_at", "")),
+                sources=str(data.get("sources", "")),
                 size_bytes=int(data["size_bytes"]) if "size_bytes" in data else None,
                 image_id=str(data.get("image_id", "")),
                 created=str(data.get("created", "")),
@@ -259,9 +265,18 @@ def failure_of(measurement: Measurement, tag: str) -> str:
 def content_size_of(measurement: Measurement, tag: str, store: str) -> int:
     """The content size of an image; NotMeasuredHere on a store that has none (overlay2)."""
     if measurement.content_size_bytes is None:
-        raise NotMeasuredHere(f"{tag} has no content size on the {store} store (the containerd image store has one)")
+        raise NotMeasuredHere(
+            f"{tag} has no content size on the {store} store (the containerd image store has one)",
+            measured_on="containerd",
+        )
     return measurement.content_size_bytes
 
 
 class NotMeasuredHere(LivedocsError):
-    """A quantity that this image store does not have (a claim about it skips the store)."""
+    """A quantity that this image store does not have (a claim about it skips the store).
+
+    `measured_on` names the store that has it, where one does (content sizes: containerd)."""
+
+    def __init__(self, message: str, *, measured_on: str | None = None) -> None:
+        super().__init__(message)
+        self.measured_on = measured_on

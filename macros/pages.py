@@ -13,6 +13,7 @@ its name, finds its line in the page and turns a LivedocsError into a problem.
 from __future__ import annotations
 
 import functools
+import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from .units import human_seconds, human_size, percent, reduction, short_id
 # Printed as found: under `mkdocs serve` a false claim must show, not stop the server;
 # under `mkdocs build` the adapter ends the build with the full list.
 log = own_logger("problems", "ERROR")
+info = logging.getLogger("mkdocs.livedocs")  # INFO lines in MkDocs' own log
 
 MACROS: dict[str, str] = {}  # macro name -> Pages method name
 
@@ -53,16 +55,17 @@ def macro(kind: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
             try:
                 if kind == "page":
                     return method(self, *args, **kwargs)
-                shown = []
+                shown, elsewhere = [], []
                 for view in self.views:
                     try:
                         shown.append((view.store, method(self, view, *args, **kwargs)))
-                    except NotMeasuredHere:
-                        if len(self.views) == 1:
+                    except NotMeasuredHere as error:
+                        if len(self.views) == 1 and (self.complete or error.measured_on is None):
                             raise
+                        elsewhere.append(error)
                 if not shown:
-                    stores = ", ".join(view.store for view in self.views)
-                    raise LivedocsError(f"{method.__name__}({', '.join(map(str, args))}) is not measured on {stores}")
+                    call = f"{method.__name__}({', '.join(map(str, args))})"
+                    return self.not_this_builds(call, elsewhere, claim=False)
                 return render.per_store(shown, inline=kind == "inline", named=len(shown) < len(self.views))
             except LivedocsError as error:
                 return self.problem(self.line, error)
@@ -95,9 +98,19 @@ class Problem:
 class Pages:
     """What the macros do, page by page, over one `Facts` per image store."""
 
-    def __init__(self, views: Sequence[Facts], docs_dir: str = "docs", now: Callable[[], datetime] = clock.now) -> None:
+    def __init__(
+        self,
+        views: Sequence[Facts],
+        docs_dir: str = "docs",
+        now: Callable[[], datetime] = clock.now,
+        complete: bool = False,
+    ) -> None:
         self.views = views
         self.now = now  # the clock CREATED is shown against (tests pass a fixed one)
+        # The build that must check everything (the replay of the merged record, the site job):
+        # a figure or claim no store of it measures is a problem. Any other build (a leg of the
+        # scheduled rebuild measures one store) leaves it to the store that measures it.
+        self.complete = complete
         self.docs_dir = docs_dir  # pages are named by their path from the repository root
         self.problems: list[Problem] = []
         self.page_path = "?"
@@ -148,6 +161,20 @@ class Pages:
             self.problems.append(found)
             log.error("livedocs: %s", found.report(indent="").lstrip())
         return render.problem_box(str(found), detail)
+
+    def not_this_builds(self, what: str, errors: Sequence[NotMeasuredHere], claim: bool) -> str:
+        """A figure or claim no store of this build measures: the store that does checks it.
+
+        Outside the complete build, when every store that lacks it names the store that has
+        it, the page says so and the build goes on (an INFO line); otherwise it is a problem."""
+        stores = ", ".join(view.store for view in self.views)
+        others = sorted({error.measured_on for error in errors if error.measured_on})
+        if self.complete or not errors or any(error.measured_on is None for error in errors):
+            raise LivedocsError(f"{what} is not measured on {stores}")
+        where = " or ".join(render.store_name(store) for store in others)
+        message = f"{what} is {'checked' if claim else 'measured'} on the {where}, not in this build ({stores})"
+        info.info("livedocs: %s:%s: %s", self.page_path, self.line, message)
+        return render.claim_unchecked(message) if claim else render.measured_elsewhere(message, where)
 
     def measured(self, view: Facts, tag: str) -> Measurement:
         """A measurement, noted as shown on this page (the provenance box lists it)."""
@@ -251,25 +278,23 @@ class Pages:
             parsed = claims.parse(source)
         except LivedocsError as error:
             raise LivedocsError(f'malformed claim "{source}": {error.message}') from None
-        verdicts = []
+        verdicts, elsewhere = [], []
         for view in self.views:
             try:
                 verdict = claims.check(parsed, view)
-            except NotMeasuredHere:
+            except NotMeasuredHere as error:
+                elsewhere.append(error)
                 continue
             except LivedocsError as error:
                 raise LivedocsError(f'claim "{source}" cannot be checked: {error}') from None
             verdicts.append((view.store, verdict))
-        if not verdicts:  # e.g. content_size on a build that measured overlay2 only: not false, not checked
-            stores = ", ".join(view.store for view in self.views)
-            unchecked = f'claim "{source}" is not checked in this build: its quantities are not measured on {stores}'
-            log.warning("livedocs: %s:%s: %s", self.page_path, self.line, unchecked)
-            return render.claim_unchecked(unchecked)
+        if not verdicts:  # e.g. content_size on a build that measured overlay2 only: not false, not checked here
+            return self.not_this_builds(f'claim "{source}"', elsewhere, claim=True)
         self._use(*parsed.images())
         several = len(self.views) > 1
         for store, verdict in verdicts:
             if not verdict.holds:
-                self.problem(self.line, verdict.summary(store if several else None))
+                self.problem(self.line, verdict.summary(store))  # the store named, even in a one-store build
         holds = all(verdict.holds for _, verdict in verdicts)
         summary = "; ".join(verdict.summary(store if several else None) for store, verdict in verdicts)
         return render.claim_mark(holds, summary)
@@ -291,11 +316,15 @@ class Pages:
         return extra
 
     def replay_banner(self) -> str:
-        """A notice for the top of a page that shows figures when no engine measured them."""
+        """A notice for the top of a page whose figures are not what its sources give now: a
+        build that wanted an engine and fell back to the record, or a replay of images whose
+        examples changed since they were measured. A replay of a current record shows none."""
+        shown = self._page_images.get(self.page_path, [])
         notices = list(dict.fromkeys(view.notice for view in self.views if view.notice))
-        if not notices or not self._page_images.get(self.page_path):
-            return ""
-        return render.replay_banner("; ".join(notices))
+        if notices and shown:
+            return render.replay_banner("; ".join(notices))
+        stale = {view.stale[tag]: None for view in self.views for tag in shown if tag in view.stale}
+        return render.stale_banner(list(stale)) if stale else ""
 
     def report(self) -> list[Problem]:
         return [*self.problems, *self.unreported()]

@@ -166,6 +166,13 @@ def claim_unchecked(summary: str) -> str:
     return f'<span class="livedocs-claim livedocs-unchecked" title="{html.escape(summary)}">?</span>'
 
 
+def measured_elsewhere(message: str, where: str) -> str:
+    """A figure this build's store does not have, in place of the figure: which store has it."""
+    return (
+        f'<span class="livedocs-elsewhere" title="{html.escape(message)}">(measured on the {html.escape(where)})</span>'
+    )
+
+
 def problem_box(message: str, detail: str | None = None) -> str:
     """An error shown in the page (under `mkdocs serve`): a block, never a traceback."""
     body = f"<strong>livedocs:</strong> {html.escape(message)}"
@@ -233,6 +240,16 @@ def _provenance_lines(notice: str | None, entries: Sequence[tuple[str, Measureme
         lines.append(f"    - **Measured:** {span}")
     lines.append(f"    - **Images:** {', '.join(f'`{tag}`' for tag, _ in entries)}")
     return lines
+
+
+def stale_banner(folders: Sequence[str]) -> str:
+    """The notice on a replayed page showing images whose examples changed since they were measured."""
+    named = ", ".join(f"`{folder}`" for folder in folders)
+    return (
+        '!!! warning "Figures older than the examples"\n\n'
+        f"    Some figures on this page were measured before {named} last changed; this build did\n"
+        "    not measure them again. Build the site with a Docker engine to bring them up to date.\n\n"
+    )
 
 
 def replay_banner(notice: str) -> str:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
+from .context import source_digest
 from .errors import LivedocsError, RecordError
 from .examples import ImageSpec, RunSpec
 from .measurement import Measurement, Response
@@ -30,6 +32,9 @@ class Facts(Protocol):
 
     @property
     def problems(self) -> Mapping[str, LivedocsError]: ...  # images that failed, by tag
+
+    @property
+    def stale(self) -> Mapping[str, str]: ...  # replayed images whose example changed since: tag -> folder
 
     def measurement(self, tag: str) -> Measurement: ...
     def response(self, tag: str, path: str) -> Response: ...
@@ -62,6 +67,7 @@ class Source:
         self.notice = notice
         self.entries: dict[str, Measurement] = {}
         self.problems: dict[str, LivedocsError] = {}
+        self.stale: dict[str, str] = {}
         self.summary = Summary()
 
     def prepare(self, tags: Iterable[str], say: Progress) -> None:
@@ -113,11 +119,19 @@ class Source:
 
 
 class ReplaySource(Source):
-    """The record's figures, no engine touched."""
+    """The record's figures, no engine touched. An image whose example folder no longer holds
+    what it held when measured (`Measurement.sources`) is `stale`: its pages say so."""
+
+    def __init__(self, root: Path, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.root = root
 
     def prepare(self, tags: Iterable[str], say: Progress) -> None:
         for tag in sorted(set(tags) - set(self.entries) - set(self.problems)):
             entry = self.record.get(tag, self.store)
+            spec = self.specs.get(tag)
+            if entry is not None and spec is not None and entry.sources != source_digest(self.root, spec):
+                self.stale[tag] = spec.folder.relative_to(self.root).as_posix()
             if entry is None:
                 self.problems[tag] = RecordError(
                     f"no recorded figures for {tag} on the {self.store} store: build the site once with a Docker"

@@ -102,12 +102,12 @@ class Workbench:
                 f"no engine of the {' or '.join(replayed)} image store answered in this build; its figures are the"
                 f" ones recorded in {RECORD}"
             )
-        self.views = live + [
-            ReplaySource(store, self.specs, self.record, self.notices[-1] if self.notices else None)
-            for store in replayed
-        ]
+        # A replay the build asked for is no fallback: its pages carry no notice, only those
+        # showing an image whose example changed since it was measured (ReplaySource.stale).
+        fallback = self.notices[-1] if self.notices and self.settings.mode != "replay" else None
+        self.views = live + [ReplaySource(self.root, store, self.specs, self.record, fallback) for store in replayed]
         if not self.views:  # nothing measured, nothing recorded: say so where figures are asked for
-            self.views = [ReplaySource("overlay2", self.specs, self.record, self.notices[-1] if self.notices else None)]
+            self.views = [ReplaySource(self.root, "overlay2", self.specs, self.record, fallback)]
         self.views.sort(key=lambda view: (view.store != "containerd", view.store))
 
     def _connect(self, host: str | None) -> LiveSource:

@@ -83,6 +83,7 @@ class FakeFacts:
         self.measurements = dict(measurements)
         self.notice = notice
         self.problems = dict(problems or {})
+        self.stale: dict[str, str] = {}
 
     def measurement(self, tag: str) -> Measurement:
         if tag in self.problems:

@@ -93,6 +93,23 @@ def test_malformed_claims_say_what_is_wrong(source: str, message: str) -> None:
     assert message in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("source", "column"),
+    [
+        ("body(x, '/') < 'two\nlines'", 14),
+        ("body(x, '/') contains /two\nlines/", 14),
+        ("build(x) fails with /two\nlines(/", 31),  # the unclosed '(', where re stops
+    ],
+)
+def test_a_malformed_claims_message_is_one_line_whatever_it_quotes(source: str, column: int) -> None:
+    """A page's build log shows the message as one line: a line break the claim quotes is escaped."""
+    with pytest.raises(ClaimSyntaxError) as caught:
+        parse(source)
+    assert caught.value.column == column
+    assert len(str(caught.value).splitlines()) == 1, str(caught.value)
+    assert "two\\nlines" in str(caught.value)
+
+
 @settings(max_examples=400, deadline=None)
 @given(
     st.text(alphabet=st.sampled_from(list("size(),<>=!%'/* MBkb90.-_abcxyz\\\"")), max_size=60) | st.text(max_size=40)

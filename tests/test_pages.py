@@ -78,7 +78,7 @@ def test_problems_carry_page_and_line() -> None:
     pages = Pages([chapter_facts()], now=fixed_clock)
     _render(pages)
     assert [str(p) for p in pages.report()] == [
-        'docs/sizes.md:5: claim "size(go-app-multi) < 8MB" is false: size(go-app-multi) is 8.7MB',
+        'docs/sizes.md:5: claim "size(go-app-multi) < 8MB" is false on overlay2: size(go-app-multi) is 8.7MB',
         "docs/sizes.md:7: unknown image 'no-such-image'",
     ]
 
@@ -117,6 +117,20 @@ def test_replay_banner_only_on_pages_with_figures() -> None:
     _render(pages)
     assert "no Docker engine answers" in pages.replay_banner()
     pages.begin_page("docs/prose.md", "# Only words\n")
+    assert pages.replay_banner() == ""
+
+
+def test_a_replay_warns_only_on_pages_showing_a_stale_image() -> None:
+    """No fallback notice: a page showing an image whose example changed warns, naming its folder."""
+    facts = chapter_facts()
+    pages = Pages([facts], now=fixed_clock)
+    _render(pages)
+    assert pages.replay_banner() == ""
+    facts.stale["go-app-multi"] = "examples/go-app"
+    _render(pages)
+    assert "Figures older than the examples" in pages.replay_banner() and "`examples/go-app`" in pages.replay_banner()
+    pages.begin_page("docs/other.md", '{{ size("go-app-single") }}\n')
+    pages.size("go-app-single")
     assert pages.replay_banner() == ""
 
 
@@ -197,7 +211,36 @@ def test_content_size_is_checked_where_it_is_measured() -> None:
     only_overlay2.begin_page("docs/y.md", '{{ claim("content_size(go-app-multi) < 1GB") }}\n')
     mark = only_overlay2.claim("content_size(go-app-multi) < 1GB")
     assert only_overlay2.report() == [], "not measured here is not false (a runner of one store)"
-    assert "livedocs-unchecked" in mark and "not measured on overlay2" in mark
+    assert "livedocs-unchecked" in mark
+    assert "is checked on the containerd image store, not in this build (overlay2)" in mark
+
+
+def test_a_figure_only_another_store_has_is_left_to_that_store_outside_the_complete_build(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A leg of the scheduled rebuild measures one store: a content size (containerd's only) is not
+    its to show or check; the page says which store has it, an INFO line too, and the leg goes on.
+    The complete build (the replay of the merged record) finds it on no store: that is a problem."""
+    page = '{{ content_size("go-app-multi") }}\n{{ claim("content_size(go-app-multi) < 1GB") }}\n'
+    leg = Pages([chapter_facts()], now=fixed_clock)
+    leg.begin_page("docs/x.md", page)
+    with caplog.at_level("INFO", logger="mkdocs.livedocs"):
+        figure = leg.content_size("go-app-multi")
+        leg.claim("content_size(go-app-multi) < 1GB")
+    assert leg.report() == []
+    assert "(measured on the containerd image store)" in figure
+    assert [r.levelname for r in caplog.records if r.name == "mkdocs.livedocs"] == ["INFO", "INFO"]
+    assert "docs/x.md:1: content_size(go-app-multi) is measured on the containerd image store" in caplog.text
+    assert 'docs/x.md:2: claim "content_size(go-app-multi) < 1GB" is checked on the containerd' in caplog.text
+
+    final = Pages([chapter_facts()], now=fixed_clock, complete=True)
+    final.begin_page("docs/x.md", page)
+    assert "livedocs-problem" in final.content_size("go-app-multi")
+    assert "livedocs-problem" in final.claim("content_size(go-app-multi) < 1GB")
+    assert [str(p) for p in final.report()] == [
+        "docs/x.md:1: go-app-multi has no content size on the overlay2 store (the containerd image store has one)",
+        'docs/x.md:2: claim "content_size(go-app-multi) < 1GB" is not measured on overlay2',
+    ]
 
 
 def test_a_figure_one_store_lacks_shows_the_others() -> None:

@@ -99,7 +99,7 @@ def test_serve_shows_false_claims_and_rebuilds_only_what_changed(
     """A false claim is shown in the page and the log, not fatal; a prose edit does no
     engine work; an example edit rebuilds that example and the page shows its new output."""
     site, server = served
-    false_claim = 'claim "size(fixture-hello) < 1kB" is false: size(fixture-hello) is '
+    false_claim = 'claim "size(fixture-hello) < 1kB" is false on overlay2: size(fixture-hello) is '
     page = server.wait_for("Prose, version one.")
     assert "livedocs-false" in page and html.escape(false_claim) in page
     assert f"livedocs: docs/index.md:7: {false_claim}" in server.log, "the log names the claim's page and line"

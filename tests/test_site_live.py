@@ -120,12 +120,12 @@ def test_false_claim_fails_the_build_with_page_and_line(site: TinySite) -> None:
     built = site.build()
     assert built.code == 1
     assert re.search(
-        r'docs/index.md:3: claim "size\(fixture-hello\) < 1MB" is false: size\(fixture-hello\) is [\d.]+MB',
+        r'docs/index.md:3: claim "size\(fixture-hello\) < 1MB" is false on overlay2: size\(fixture-hello\) is [\d.]+MB',
         built.output,
     )
     assert (
-        "docs/index.md:4: claim \"status(fixture-hello, '/') == 404\" is false: status(fixture-hello, '/') is 200"
-        in built.output
+        "docs/index.md:4: claim \"status(fixture-hello, '/') == 404\" is false on overlay2:"
+        " status(fixture-hello, '/') is 200" in built.output
     )
     assert "2 problem(s)" in built.output
     assert "Traceback" not in built.output
@@ -156,6 +156,34 @@ def test_replay_on_a_dead_socket_builds_with_a_notice(site: TinySite) -> None:
     page = replay.page()
     assert "Recorded figures" in page
     assert "were not measured in this build" in page
+
+
+def test_a_replay_warns_only_where_an_example_changed_since_it_was_measured(site: TinySite) -> None:
+    """A replay of the record a live build just wrote shows no warning on any page; after one
+    example is edited, the pages showing its images warn (naming its folder), the others do not."""
+    site.example("hello")
+    other = site.example("broken")
+    (other / "Dockerfile").write_text("FROM alpine:3.19\nRUN echo other > /other.txt\n")
+    site.write("# Hello\n{{ size('fixture-hello') }}\n\n{{ provenance() }}\n")
+    site.write("# Other\n{{ size('fixture-broken') }}\n\n{{ provenance() }}\n", name="other.md")
+    live = site.build()
+    assert live.code == 0, live.output
+    recorded = live.record()
+    assert all(entry["sources"] for images in recorded["images"].values() for entry in images.values())
+
+    current = site.build(mode="replay")
+    assert current.code == 0, current.output
+    for page in (current.page(), current.page("other")):
+        assert "fixture-" in page
+        assert "admonition warning" not in page and "Recorded figures" not in page
+        assert "Figures older than the examples" not in page
+
+    (site.root / "examples" / "hello" / "message.txt").write_text("edited\n")
+    edited = site.build(mode="replay")
+    assert edited.code == 0, edited.output
+    assert "Figures older than the examples" in edited.page() and "<code>examples/hello</code>" in edited.page()
+    assert "Figures older than the examples" not in edited.page("other")
+    assert edited.record() == recorded, "a replay writes nothing"
 
 
 def test_live_mode_on_a_dead_socket_fails_with_one_line(site: TinySite) -> None:
