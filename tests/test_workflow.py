@@ -26,7 +26,7 @@ from mkdocs.__main__ import ColorFormatter
 from macros.builders import STAGE_REPOSITORY
 from macros.record import Record
 
-from .conftest import FIXTURE_PREFIX, REPO, TinySite, store_engines
+from .conftest import FIXTURE_PREFIX, REPO, RealSite, TinySite, store_engines
 from .fakes import failure, image
 from .helpers import IMAGE_MAP
 
@@ -393,3 +393,98 @@ def test_the_drift_prefix_is_what_a_build_logs(workflow: dict[str, Any]) -> None
     assert '"livedocs drift: %s"' in (REPO / "macros" / "__init__.py").read_text()
     record = logging.LogRecord("mkdocs.livedocs", logging.INFO, __file__, 1, "livedocs drift: %s", ("x",), None)
     assert ColorFormatter().format(record) == workflow["env"]["DRIFT_PREFIX"] + "x"
+
+
+def real_checkout(root: Path, record: dict[str, Any]) -> Path:
+    """The repository as actions/checkout lays it out for a job: the real site, its examples and
+    the record given; macros/ and scripts/ linked, not copied."""
+    root.mkdir(parents=True)
+    for name in ("docs", "examples", "overrides"):
+        shutil.copytree(REPO / name, root / name)
+    shutil.copy(REPO / "mkdocs.yml", root / "mkdocs.yml")
+    for code in ("macros", "scripts"):
+        (root / code).symlink_to(REPO / code)
+    (root / "examples" / "measurements.json").write_text(json.dumps(record, indent=2) + "\n")
+    return root
+
+
+def run_leg(workflow: dict[str, Any], checkout: Path, temp: Path, store: str, host: str) -> str:
+    """One `measure` leg as the workflow runs it on one engine: the store check against the real
+    engine, the live build (stand-ins where the workflow pulls), the drift summary. The build's
+    output; AssertionError with it if a step fails."""
+    env = {"STORE": store, "DOCKER_HOST": host, "LIVEDOCS_IMAGE_MAP": str(IMAGE_MAP)}
+    output = []
+    for text in ("store_in_use", "mkdocs build", "$GITHUB_STEP_SUMMARY"):
+        done = run_step(workflow, "measure", text, checkout, temp, **env)
+        output.append(done.stdout + done.stderr)
+        assert done.returncode == 0, f"measure ({store}), step {text!r} exited {done.returncode}:\n{output[-1]}"
+    return "\n".join(output)
+
+
+@pytest.mark.engine
+def test_the_legs_of_the_scheduled_rebuild_run_on_the_real_site(
+    workflow: dict[str, Any], tmp_path: Path, real_site: RealSite
+) -> None:
+    """What each job of site.yml runs, with that job's env, on the engines `make engine` started:
+    each `measure` leg live on one store (overlay2 alone, then containerd alone), the merge, then
+    the `site` job's replay build. Every leg exits 0; the merged record holds both stores for every
+    image; the published pages show both stores' figures and no warning. Warm: the session's build
+    of the real site built every image, so nothing is rebuilt."""
+    hosts = store_engines(*STORES)
+    records = tmp_path / "records"
+    for store in STORES:
+        leg = real_checkout(tmp_path / f"measure-{store}", real_site.record)
+        output = run_leg(workflow, leg, tmp_path / f"measure-{store}-temp", store, hosts[store])
+        assert f"keeps its images in the {store} store" in output
+        assert "livedocs: building" not in output, "a leg on warm images rebuilds nothing"
+        if store == "overlay2":  # a content size is the containerd store's: not this leg's to check
+            assert "is measured on the containerd image store, not in this build (overlay2)" in output
+        measured = json.loads((leg / "examples" / "measurements.json").read_text())["images"]
+        assert all(store in stores for stores in measured.values()), f"the {store} leg measured every image"
+        (records / f"record-{store}").mkdir(parents=True)
+        shutil.copy(leg / "examples" / "measurements.json", records / f"record-{store}")
+
+    site, temp = real_checkout(tmp_path / "site", real_site.record), tmp_path / "site-temp"
+    shutil.copytree(records, temp / "records")  # actions/download-artifact, pattern record-*
+    merged = run_step(workflow, "site", "scripts/merge_records.py", site, temp)
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    images = json.loads((site / "examples" / "measurements.json").read_text())["images"]
+    assert images and all(sorted(stores) == STORES for stores in images.values()), "both stores, every image"
+    built = run_step(workflow, "site", "mkdocs build", site, temp)
+    assert built.returncode == 0, built.stdout + built.stderr
+    pages = {path: path.read_text() for path in (site / "site").rglob("*.html")}
+    for name in ("multi-stage", "fast-builds"):
+        page = pages[site / "site" / name / "index.html"]
+        assert "livedocs-chart" in page or name == "fast-builds"
+        for label in ("containerd image store", "overlay2"):
+            assert f">{label}</label>" in page, f"{name} shows the {label} figures"
+    for path, page in pages.items():
+        for warning in ("Recorded figures", "Figures older than the examples", "livedocs-problem"):
+            assert warning not in page, f"{path.relative_to(site)}: {warning}"
+
+
+@pytest.mark.engine
+def test_a_claim_false_on_one_store_fails_that_stores_leg_naming_it(
+    workflow: dict[str, Any], tmp_path: Path, real_site: RealSite
+) -> None:
+    """A size bound between the two stores' sizes of one image holds on one store and not the
+    other: the leg of the store it is false on fails, naming that store; the other leg passes."""
+    hosts = store_engines(*STORES)
+    sizes = {store: real_site.record["images"]["go-app-multi"][store]["size_bytes"] for store in STORES}
+    small, large = sorted(STORES, key=sizes.__getitem__)
+    assert sizes[large] - sizes[small] > 2_000, sizes  # room for a bound between them, in kB
+    bound = f"{(sizes[small] + sizes[large]) // 2000}kB"
+    claim = f"size(go-app-multi) < {bound}"
+    for store in STORES:
+        leg = real_checkout(tmp_path / f"measure-{store}", real_site.record)
+        page = leg / "docs" / "multi-stage.md"
+        page.write_text(page.read_text() + f'\nA bound. {{{{ claim("{claim}") }}}}\n')
+        temp = tmp_path / f"measure-{store}-temp"
+        if store == small:
+            run_leg(workflow, leg, temp, store, hosts[store])
+            continue
+        env = {"STORE": store, "DOCKER_HOST": hosts[store], "LIVEDOCS_IMAGE_MAP": str(IMAGE_MAP)}
+        failed = run_step(workflow, "measure", "mkdocs build", leg, temp, **env)
+        output = failed.stdout + failed.stderr
+        assert failed.returncode != 0, output
+        assert re.search(rf'docs/multi-stage\.md:\d+: claim "{re.escape(claim)}" is false on {store}: ', output), output
