@@ -25,6 +25,7 @@ from mkdocs.__main__ import ColorFormatter
 
 from macros.builders import STAGE_REPOSITORY
 from macros.record import Record
+from macros.units import human_size
 
 from .conftest import FIXTURE_PREFIX, REPO, RealSite, TinySite, store_engines
 from .fakes import failure, image
@@ -371,6 +372,24 @@ def test_the_steps_measure_both_stores_merge_and_commit(
     for store in STORES:  # each store's figures from its own leg, the seed's overlay2 figure replaced
         leg = json.loads((downloaded / f"record-{store}" / "measurements.json").read_text())["images"]
         assert images[HELLO][store] == leg[HELLO][store]
+    # The drift lines the commit job writes are the record's change, entry by entry: one line per
+    # (image, store) whose figures differ from the committed record, none for the others, and the
+    # size a line shows is the merged record's.
+    seed = json.loads(git(committed.root, "show", "HEAD:examples/measurements.json"))["images"]
+    changed = {
+        (tag, store)
+        for tag in images.keys() | seed.keys()
+        for store in STORES
+        if {k: v for k, v in images.get(tag, {}).get(store, {}).items() if k != "measured_at"}
+        != {k: v for k, v in seed.get(tag, {}).get(store, {}).items() if k != "measured_at"}
+    }
+    named = [re.match(r"livedocs drift: (\S+) on (\S+) ", line) for line in drift]
+    assert all(named), drift
+    assert sorted((m.group(1), m.group(2)) for m in named if m) == sorted(changed), drift
+    for line in drift:
+        if line.startswith(f"livedocs drift: {HELLO} on ") and "failure" not in line:
+            store = line.split()[4]
+            assert human_size(images[HELLO][store]["size_bytes"]) in line, line
     replay = run_step(workflow, "site", "mkdocs build", site, temp)
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "LIVEDOCS_ENGINE=replay" in replay.stdout + replay.stderr
