@@ -87,6 +87,7 @@ from macros.dockerfile import rewrite_images  # noqa: E402
 from macros.engine import LOCAL_SOCKET, Engine  # noqa: E402
 from macros.errors import LivedocsError  # noqa: E402
 from macros.examples import ImageSpec, load_examples  # noqa: E402
+from macros.files import write_atomically  # noqa: E402
 from macros.imagemap import load_image_map  # noqa: E402
 from macros.scheduler import dependency_order  # noqa: E402
 from macros.settings import RECORD, Settings  # noqa: E402
@@ -1049,14 +1050,12 @@ def macros_digest() -> str:
 
 
 def save(results: dict[str, Any], results_dir: Path, stamp: str) -> Path:
-    """results-<stamp>.json and latest.json (written whole, then renamed)."""
+    """results-<stamp>.json and latest.json (replaced whole: a reader never sees half of it)."""
     results_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=2, sort_keys=True) + "\n"
     path = results_dir / f"results-{stamp}.json"
     path.write_text(text, encoding="utf-8")
-    temporary = results_dir / ".latest.json.tmp"
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, results_dir / "latest.json")
+    write_atomically(results_dir / "latest.json", text)
     return path
 
 
