@@ -1,7 +1,9 @@
-"""Files the build writes while others may read or write them: under a lock, replaced whole.
+"""Reading and writing the project's files.
 
-The record (record.py), the kept image listings (listing.py) and the per-image build
-locks (live.py) use these; so does scripts/bench.py for its results.
+YAML (the manifests, the image map) is parsed safely, its errors located. What a build
+writes while others may read or write it (the record, the kept image listings, the
+per-image build locks; scripts/bench.py's results too) is written under a lock and
+replaced whole.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from .errors import LivedocsError
 
 
 @contextlib.contextmanager
@@ -39,3 +43,18 @@ def write_atomically(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def load_yaml(text: str, path: str, prefix: str = "") -> object:
+    """YAML parsed safely; a LivedocsError at the offending line when it is not valid."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise LivedocsError(
+            f"{prefix}not valid YAML ({getattr(error, 'problem', None) or error})",
+            path=path,
+            line=mark.line + 1 if mark else None,
+        ) from None
