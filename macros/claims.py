@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from .errors import ClaimSyntaxError, LivedocsError
 from .measurement import Measurement, content_size_of, failure_of, image_of
 from .sources import Facts
-from .units import human_seconds, human_size, percent, reduction
+from .units import human_seconds, human_size, percent, reduction, size_factor
 
 # -- tokens -------------------------------------------------------------------------
 
@@ -47,8 +47,6 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-
-_UNITS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3}
 
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=", "contains", "matches")
 
@@ -247,7 +245,7 @@ class _Parser:
             if token.unit == "%":
                 return Literal(number, "percent", token.text + "%")
             if token.unit:
-                return Literal(number * _UNITS[token.unit], "bytes", token.text + token.unit)
+                return Literal(number * size_factor(token.unit), "bytes", token.text + token.unit)
             return Literal(number, "number", token.text)
         if token.kind == "string":
             self.index += 1
