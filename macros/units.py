@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -103,6 +104,19 @@ def iso_utc(when: datetime | float) -> str:
     if not isinstance(when, datetime):
         when = datetime.fromtimestamp(when, UTC)
     return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def unix_nanos(stamp: str) -> int | None:
+    """An RFC 3339 time with up to nanoseconds, in ns since 1970; None if not one.
+
+    How an engine writes its times: /info's SystemTime, an image's Created (UTC, `Z`).
+    """
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", stamp.strip())
+    if found is None:
+        return None
+    zone = "+00:00" if found[3] == "Z" else found[3]
+    seconds = int(datetime.fromisoformat(found[1] + zone).timestamp())
+    return seconds * 10**9 + int((found[2] or "").ljust(9, "0"))
 
 
 def parse_size(text: str) -> int:
