@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import io
-import os
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -25,6 +24,7 @@ from .buildlog import BuildLog
 from .context import BuildRequest
 from .errors import BuildFailed, EngineUnavailable, LivedocsError, RunFailed
 from .measurement import EngineFacts
+from .settings import docker_environment
 from .units import iso_utc, unix_nanos
 
 LABEL_KEY = "org.livedocs.key"
@@ -97,9 +97,7 @@ class Engine:
         TLS settings (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) are the docker SDK's, as for the CLI.
         """
         where = host or LOCAL_SOCKET
-        environment = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
-        if host:
-            environment["DOCKER_HOST"] = host
+        environment = docker_environment(host, keep_context=True)
         try:
             client = docker.from_env(timeout=max(1, round(timeout)), environment=environment)
             client.ping()

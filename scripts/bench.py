@@ -90,7 +90,7 @@ from macros.examples import ImageSpec, load_examples  # noqa: E402
 from macros.files import write_atomically  # noqa: E402
 from macros.imagemap import load_image_map  # noqa: E402
 from macros.scheduler import dependency_order  # noqa: E402
-from macros.settings import RECORD, Settings  # noqa: E402
+from macros.settings import RECORD, Settings, docker_environment  # noqa: E402
 from macros.units import iso_utc  # noqa: E402
 from tests.engines import free_port, processes_naming  # noqa: E402
 
@@ -215,13 +215,6 @@ def child_env(mode: str | None, image_map: str, engines: Sequence[str | None] = 
         env["LIVEDOCS_ENGINE"] = mode
     if engines:
         env["LIVEDOCS_ENGINES"] = ",".join(host or LOCAL_SOCKET for host in engines)
-    return env
-
-
-def engine_env(host: str) -> dict[str, str]:
-    """The environment of a docker command for the engine at `host` (no docker context in the way)."""
-    env = {key: value for key, value in os.environ.items() if key not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
-    env["DOCKER_HOST"] = host
     return env
 
 
@@ -433,7 +426,7 @@ class ThrowawayEngine:
     def put_standins(self) -> float:
         """The offline stand-ins, built into this engine by scripts/standins.sh; the seconds it took."""
         command = ["bash", str(REPO / "scripts" / "standins.sh"), sys.executable]
-        done = run_child(command, cwd=REPO, env=engine_env(self.host), timeout=600)
+        done = run_child(command, cwd=REPO, env=docker_environment(self.host), timeout=600)
         if done.code != 0:
             raise BenchError(f"scripts/standins.sh into the throwaway {self.store} engine failed:\n{done.tail()}")
         return done.seconds
@@ -572,7 +565,7 @@ def build_by_hand(builds: list[CliBuild], engines: Sequence[ThrowawayEngine]) ->
     seconds, by_build, cached, unexpected = 0.0, {}, 0, []
     for engine in engines:
         for build in builds:
-            done = run_child(build.command, cwd=REPO, env=engine_env(engine.host))
+            done = run_child(build.command, cwd=REPO, env=docker_environment(engine.host))
             seconds += done.seconds
             by_build[f"{build.tag} on {engine.store}"] = round(done.seconds, 2)
             cached += len(_CACHED_STEP.findall(done.output))
@@ -729,7 +722,9 @@ def measure_serve(copy: SiteCopy, repeat: int, found: dict[str, Samples]) -> dic
         raise BenchError(f"{EXAMPLE_FILE} has no {EXAMPLE_TEXT!r} to edit")
     details: dict[str, Any] = {"container_events": [], "example_edits_not_shown": []}
     # the engines the server measures on, for their container events
-    clients = [docker.from_env(timeout=60, environment=engine_env(host or LOCAL_SOCKET)) for host in copy.engines]
+    clients = [
+        docker.from_env(timeout=60, environment=docker_environment(host or LOCAL_SOCKET)) for host in copy.engines
+    ]
     say(f"mkdocs serve on 127.0.0.1:{server.port}")
     server.start()
     first = 0
