@@ -27,6 +27,7 @@ from .examples import load_examples
 from .imagemap import load_image_map
 from .live import LiveSource
 from .record import Record
+from .scheduler import run_threads
 from .settings import RECORD, Settings
 from .sources import ReplaySource, Source, Summary
 
@@ -142,11 +143,7 @@ class Workbench:
 
         threads = [threading.Thread(target=prepare_view, args=(view,), daemon=True) for view in self.views]
         try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.2)  # short waits, so that SIGINT reaches the main thread at once
+            run_threads(threads)
         except BaseException:
             for view in self.views:  # interrupted: stop every build, let the process go
                 view.interrupt()
