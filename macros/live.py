@@ -27,7 +27,7 @@ from .errors import BuildFailed, LivedocsError
 from .examples import ImageSpec, RunSpec
 from .files import locked
 from .listing import tagged_images
-from .logs import own_logger
+from .logs import notice
 from .measurement import BaseImage, EngineFacts, LayerEntry, Measurement, Response
 from .record import Record
 from .settings import Settings
@@ -482,9 +482,6 @@ class LiveSource(Source):
             self.entries[spec.tag] = updated
             self.record.put(spec.tag, self.store, updated)
         return updated.responses[path]
-
-
-notice = own_logger("notice", "WARNING")
 
 
 def choose_builder(

@@ -15,7 +15,6 @@ keeps the record. The mkdocs adapter in `macros/__init__.py` is one thin user of
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -26,12 +25,11 @@ from .errors import EngineUnavailable, LivedocsError
 from .examples import load_examples
 from .imagemap import load_image_map
 from .live import LiveSource
+from .logs import log
 from .record import Record
 from .scheduler import run_threads
 from .settings import RECORD, Settings
 from .sources import ReplaySource, Source, Summary
-
-log = logging.getLogger("mkdocs.livedocs")
 
 
 class Workbench:
