@@ -22,7 +22,7 @@ from typing import Any
 from . import claims, clock, render
 from .errors import LivedocsError
 from .logs import log, problems
-from .measurement import Measurement, NotMeasuredHere, content_size_of, failure_of, image_of
+from .measurement import Measurement, NotMeasuredHere, content_size_of, context_bytes_of, failure_of, image_of
 from .sources import Facts
 from .units import human_seconds, human_size, percent, reduction, short_id
 
@@ -199,10 +199,7 @@ class Pages:
     @macro("inline")
     def context_size(self, view: Facts, tag: str) -> str:
         """What BuildKit's `transferring context:` said it sent of the build context."""
-        sent = self.image(view, tag).context_bytes
-        if sent is None:
-            raise NotMeasuredHere(f"no build context transfer is recorded for {tag} on {view.store}")
-        return human_size(sent)
+        return human_size(context_bytes_of(self.image(view, tag), tag, view.store))
 
     @macro("inline")
     def step_seconds(self, view: Facts, tag: str, text: str) -> str:
