@@ -80,7 +80,7 @@ from typing import Any, TypeVar
 import docker
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # the site's macros/, and tests/engines.py (free ports, the /proc scan)
+sys.path.insert(0, str(REPO))  # the site's macros/, and scripts/probes.py (free ports, the /proc scan, events)
 
 from macros import clock  # noqa: E402
 from macros.dockerfile import rewrite_images  # noqa: E402
@@ -92,7 +92,7 @@ from macros.imagemap import load_image_map  # noqa: E402
 from macros.scheduler import dependency_order  # noqa: E402
 from macros.settings import RECORD, Settings, docker_environment  # noqa: E402
 from macros.units import iso_utc  # noqa: E402
-from tests.engines import free_port, processes_naming  # noqa: E402
+from scripts.probes import container_events, free_port, processes_naming  # noqa: E402
 
 DEFAULT_RESULTS = REPO / "bench"
 DEFAULT_IMAGE_MAP = REPO / "tests" / "standins" / "image-map.yml"
@@ -712,8 +712,6 @@ def measure_serve(copy: SiteCopy, repeat: int, found: dict[str, Samples]) -> dic
     log's end of the rebuild is timed too. The engines' container events are read for the
     span from the prose edit until the server is calm again.
     """
-    from tests.conftest import container_events  # the tests' count (that module imports pytest)
-
     server = Server(copy)
     page_file = copy.root / PROSE_PAGE
     example_file = copy.root / EXAMPLE_FILE
