@@ -8,7 +8,6 @@ fails the build listing every problem with its page and line.
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import threading
@@ -18,13 +17,10 @@ from typing import Any
 from mkdocs.exceptions import PluginError
 
 from .errors import LivedocsError
-from .logs import own_logger
+from .logs import log, notice
 from .pages import Pages, macros
 from .settings import Settings
 from .workbench import Workbench
-
-log = logging.getLogger("mkdocs.livedocs")
-notice = own_logger("notice", "WARNING")  # a replay build under --strict must not fail on it
 
 _current: dict[str, Pages] = {}
 _benches: dict[str, Workbench] = {}  # kept between rebuilds under `mkdocs serve`

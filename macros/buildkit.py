@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from .context import BuildRequest
 from .errors import BuildFailed, LivedocsError
+from .settings import docker_environment
 
 _VERTEX = re.compile(r"^#(\d+) (.*)$")
 _STEP = re.compile(r"^\[(?P<stage>[^\]]*?) ?(?P<index>\d+)/(?P<count>\d+)\] (?P<instruction>.*)$")
@@ -145,18 +146,16 @@ def _buildx(command: str, host: str | None) -> str:
         return ""
     try:
         done = subprocess.run(
-            [docker, "buildx", command], env=_environment(host), capture_output=True, text=True, timeout=30, check=False
+            [docker, "buildx", command],
+            env=docker_environment(host),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout if done.returncode == 0 else ""
-
-
-def _environment(host: str | None) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
-    if host:
-        environment["DOCKER_HOST"] = host
-    return environment
 
 
 class BuildKitBuilder:
@@ -195,7 +194,7 @@ class BuildKitBuilder:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                env=_environment(self.host),
+                env=docker_environment(self.host),
                 text=True,
                 encoding="utf-8",
                 errors="replace",

@@ -15,7 +15,8 @@ A claim parses into small typed objects; checking it against a `Facts` provider 
 `Verdict` that holds the measured values, so the log, the page and a report share it.
 
 A claim is checked on each image store's `Facts`; a quantity a store does not have
-(`content_size` on overlay2) raises `NotMeasuredHere`, and that store is skipped.
+(`content_size` on overlay2, `context_size` where no BuildKit transfer is recorded)
+raises `NotMeasuredHere`, and that store is skipped.
 
 A new quantity is one entry in `FUNCTIONS`: its argument kinds, its result kind, and
 how it is measured from the `Facts`. The parser, the type checks and the checker read
@@ -29,9 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .errors import ClaimSyntaxError, LivedocsError
-from .measurement import Measurement, content_size_of, failure_of, image_of
+from .measurement import Measurement, content_size_of, context_bytes_of, failure_of, image_of
 from .sources import Facts
-from .units import human_seconds, human_size, percent, reduction
+from .units import human_seconds, human_size, percent, reduction, size_factor
 
 # -- tokens -------------------------------------------------------------------------
 
@@ -47,8 +48,6 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-
-_UNITS = {"B": 1, "kB": 1000, "KB": 1000, "MB": 1000**2, "GB": 1000**3}
 
 COMPARISONS = ("<", "<=", ">", ">=", "==", "!=", "contains", "matches")
 
@@ -247,7 +246,7 @@ class _Parser:
             if token.unit == "%":
                 return Literal(number, "percent", token.text + "%")
             if token.unit:
-                return Literal(number * _UNITS[token.unit], "bytes", token.text + token.unit)
+                return Literal(number * size_factor(token.unit), "bytes", token.text + token.unit)
             return Literal(number, "number", token.text)
         if token.kind == "string":
             self.index += 1
@@ -428,10 +427,7 @@ def _step_seconds(facts: Facts, args: tuple[str, ...], note: Note) -> float:
 
 
 def _context_bytes(facts: Facts, args: tuple[str, ...], note: Note) -> float:
-    measurement = image_of(facts.measurement(args[0]), args[0])
-    if measurement.context_bytes is None:
-        raise LivedocsError(f"no build context transfer is recorded for {args[0]} (BuildKit reports it)")
-    return float(measurement.context_bytes)
+    return float(context_bytes_of(image_of(facts.measurement(args[0]), args[0]), args[0], facts.store))
 
 
 def _cached_steps(facts: Facts, args: tuple[str, ...], note: Note) -> float:

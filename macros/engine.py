@@ -10,12 +10,10 @@ from __future__ import annotations
 import contextlib
 import http.client
 import io
-import os
 import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import docker
 import docker.errors
@@ -26,7 +24,8 @@ from .buildlog import BuildLog
 from .context import BuildRequest
 from .errors import BuildFailed, EngineUnavailable, LivedocsError, RunFailed
 from .measurement import EngineFacts
-from .units import iso_utc
+from .settings import docker_environment
+from .units import iso_utc, unix_nanos
 
 LABEL_KEY = "org.livedocs.key"
 LABEL_EXAMPLE = "org.livedocs.example"
@@ -61,16 +60,6 @@ class ImageState:
     engine_id: str
     images: int
     now: int
-
-
-def unix_nanos(stamp: str) -> int | None:
-    """An RFC 3339 time with up to nanoseconds (as /info's SystemTime) in ns since 1970; None if not one."""
-    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", stamp.strip())
-    if found is None:
-        return None
-    zone = "+00:00" if found[3] == "Z" else found[3]
-    seconds = int(datetime.fromisoformat(found[1] + zone).timestamp())
-    return seconds * 10**9 + int((found[2] or "").ljust(9, "0"))
 
 
 def _event_time(nanos: int) -> str:
@@ -108,9 +97,7 @@ class Engine:
         TLS settings (DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) are the docker SDK's, as for the CLI.
         """
         where = host or LOCAL_SOCKET
-        environment = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
-        if host:
-            environment["DOCKER_HOST"] = host
+        environment = docker_environment(host, keep_context=True)
         try:
             client = docker.from_env(timeout=max(1, round(timeout)), environment=environment)
             client.ping()

@@ -72,18 +72,3 @@ class ClaimSyntaxError(LivedocsError):
 
 class RecordError(LivedocsError):
     """examples/measurements.json is unreadable or lacks a figure."""
-
-
-def load_yaml(text: str, path: str, prefix: str = "") -> object:
-    """YAML parsed safely; a LivedocsError at the offending line when it is not valid."""
-    import yaml
-
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise LivedocsError(
-            f"{prefix}not valid YAML ({getattr(error, 'problem', None) or error})",
-            path=path,
-            line=mark.line + 1 if mark else None,
-        ) from None

@@ -26,7 +26,8 @@ from typing import Any
 
 import yaml
 
-from .errors import LivedocsError, load_yaml
+from .errors import LivedocsError
+from .files import load_yaml
 
 MANIFEST = "livedocs.yml"
 _IMAGE_KEYS = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from .errors import LivedocsError, load_yaml
+from .errors import LivedocsError
+from .files import load_yaml
 
 VARIABLE = "LIVEDOCS_IMAGE_MAP"
 

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .engine import Engine, ImageInfo
-from .record import write_atomically
+from .files import write_atomically
 
 _FORMAT = 1
 

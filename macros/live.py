@@ -25,10 +25,11 @@ from .dockerfile import base_images, rewrite_images
 from .engine import LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, LOCAL_SOCKET, Engine, ImageInfo
 from .errors import BuildFailed, LivedocsError
 from .examples import ImageSpec, RunSpec
+from .files import locked
 from .listing import tagged_images
-from .logs import own_logger
+from .logs import notice
 from .measurement import BaseImage, EngineFacts, LayerEntry, Measurement, Response
-from .record import Record, locked
+from .record import Record
 from .settings import Settings
 from .sources import Progress, Source
 from .units import human_size, iso_utc
@@ -481,9 +482,6 @@ class LiveSource(Source):
             self.entries[spec.tag] = updated
             self.record.put(spec.tag, self.store, updated)
         return updated.responses[path]
-
-
-notice = own_logger("notice", "WARNING")
 
 
 def choose_builder(

@@ -272,6 +272,13 @@ def content_size_of(measurement: Measurement, tag: str, store: str) -> int:
     return measurement.content_size_bytes
 
 
+def context_bytes_of(measurement: Measurement, tag: str, store: str) -> int:
+    """What BuildKit said it sent of the build context; NotMeasuredHere where none is recorded."""
+    if measurement.context_bytes is None:
+        raise NotMeasuredHere(f"no build context transfer is recorded for {tag} on {store}")
+    return measurement.context_bytes
+
+
 class NotMeasuredHere(LivedocsError):
     """A quantity that this image store does not have (a claim about it skips the store).
 

@@ -13,7 +13,6 @@ its name, finds its line in the page and turns a LivedocsError into a problem.
 from __future__ import annotations
 
 import functools
-import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,15 +21,10 @@ from typing import Any
 
 from . import claims, clock, render
 from .errors import LivedocsError
-from .logs import own_logger
-from .measurement import Measurement, NotMeasuredHere, content_size_of, failure_of, image_of
+from .logs import log, problems
+from .measurement import Measurement, NotMeasuredHere, content_size_of, context_bytes_of, failure_of, image_of
 from .sources import Facts
 from .units import human_seconds, human_size, percent, reduction, short_id
-
-# Printed as found: under `mkdocs serve` a false claim must show, not stop the server;
-# under `mkdocs build` the adapter ends the build with the full list.
-log = own_logger("problems", "ERROR")
-info = logging.getLogger("mkdocs.livedocs")  # INFO lines in MkDocs' own log
 
 MACROS: dict[str, str] = {}  # macro name -> Pages method name
 
@@ -159,7 +153,7 @@ class Pages:
         found = Problem(self.page_path, line, message, detail)
         if found not in self.problems:
             self.problems.append(found)
-            log.error("livedocs: %s", found.report(indent="").lstrip())
+            problems.error("livedocs: %s", found.report(indent="").lstrip())
         return render.problem_box(str(found), detail)
 
     def not_this_builds(self, what: str, errors: Sequence[NotMeasuredHere], claim: bool) -> str:
@@ -173,7 +167,7 @@ class Pages:
             raise LivedocsError(f"{what} is not measured on {stores}")
         where = " or ".join(render.store_name(store) for store in others)
         message = f"{what} is {'checked' if claim else 'measured'} on the {where}, not in this build ({stores})"
-        info.info("livedocs: %s:%s: %s", self.page_path, self.line, message)
+        log.info("livedocs: %s:%s: %s", self.page_path, self.line, message)
         return render.claim_unchecked(message) if claim else render.measured_elsewhere(message, where)
 
     def measured(self, view: Facts, tag: str) -> Measurement:
@@ -205,10 +199,7 @@ class Pages:
     @macro("inline")
     def context_size(self, view: Facts, tag: str) -> str:
         """What BuildKit's `transferring context:` said it sent of the build context."""
-        sent = self.image(view, tag).context_bytes
-        if sent is None:
-            raise NotMeasuredHere(f"no build context transfer is recorded for {tag} on {view.store}")
-        return human_size(sent)
+        return human_size(context_bytes_of(self.image(view, tag), tag, view.store))
 
     @macro("inline")
     def step_seconds(self, view: Facts, tag: str, text: str) -> str:

@@ -25,16 +25,13 @@ silently lost.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-import os
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from .errors import RecordError
+from .files import locked, write_atomically
 from .measurement import Measurement
 from .units import human_size, short_id
 
@@ -190,33 +187,6 @@ def drift_line(tag: str, old: Measurement | None, new: Measurement | None) -> st
         k for k in set(old_json) | set(new_json) if k != "measured_at" and old_json.get(k) != new_json.get(k)
     )
     return f"{tag}  same figures; recorded details changed: {', '.join(changed)}"
-
-
-@contextlib.contextmanager
-def locked(lock_path: Path) -> Iterator[None]:
-    """An exclusive lock on `lock_path`, so two builds never interleave their writes."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a reader sees the old file or the new one, never half."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 def merge_records(target: Path, lock_path: Path, measured: Iterable[tuple[Path, str]]) -> list[str]:

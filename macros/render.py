@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import html
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from .measurement import BaseImage, LayerEntry, Measurement, is_site_label
-from .units import human_duration, human_size, short_id, tabwriter
+from .units import human_duration, human_size, short_id, tabwriter, unix_nanos
 
 
 def fenced(text: str, language: str = "text") -> str:
@@ -20,18 +19,12 @@ def fenced(text: str, language: str = "text") -> str:
     return f"{fence}{language}\n{text.rstrip()}\n{fence}"
 
 
-def _parse_time(stamp: str) -> datetime | None:
-    """An engine timestamp (UTC, any number of fractional digits) to the second."""
-    match = re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", stamp)
-    return datetime.fromisoformat(match.group(0)).replace(tzinfo=UTC) if match else None
-
-
 def created_ago(created: str, now: datetime) -> str:
     """CREATED as `docker images` prints it at `now`: `3 weeks ago` (empty when unknown)."""
-    when = _parse_time(created)
-    if when is None:
+    nanos = unix_nanos(created)
+    if nanos is None:
         return ""
-    return human_duration(now - when) + " ago"
+    return human_duration(now - datetime.fromtimestamp(nanos // 10**9, UTC)) + " ago"
 
 
 def split_tag(tag: str) -> tuple[str, str]:

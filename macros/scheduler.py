@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .examples import ImageSpec
 
@@ -92,6 +92,11 @@ def in_threads(groups: list[list[str]], resolve: Callable[[str], None], workers:
         threading.Thread(target=worker, name=f"livedocs-build-{n}", daemon=True)
         for n in range(min(workers, len(groups)))
     ]
+    run_threads(threads)
+
+
+def run_threads(threads: Sequence[threading.Thread]) -> None:
+    """Start `threads` and return when all have ended; an interrupt is raised here at once."""
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -13,7 +13,9 @@
     LIVEDOCS_SERVE            -                               detected  (1: problems shown, not fatal)
 
 An environment variable wins over `mkdocs.yml`, so a contributor or CI can override the
-site's own choice for one build. Nothing else in `macros/` reads the environment.
+site's own choice for one build. Nothing else in `macros/` reads the environment: the
+docker clients (engine.py, buildkit.py) get theirs from `docker_environment`, which
+points DOCKER_HOST at the engine they talk to.
 """
 
 from __future__ import annotations
@@ -123,6 +125,18 @@ class Settings:
             builder=builder,
             serve=bool(serve),
         )
+
+
+def docker_environment(host: str | None, keep_context: bool = False) -> dict[str, str]:
+    """This process's environment for a docker client of the engine at `host` (None: the
+    local socket): DOCKER_HOST names `host`, or is unset; DOCKER_CONTEXT, which would name
+    an engine of its own, is dropped unless `keep_context` (the docker SDK's connection in
+    engine.py keeps it, and with no `host` follows it)."""
+    dropped = ("DOCKER_HOST",) if keep_context else ("DOCKER_HOST", "DOCKER_CONTEXT")
+    environment = {key: value for key, value in os.environ.items() if key not in dropped}
+    if host:
+        environment["DOCKER_HOST"] = host
+    return environment
 
 
 def _number(found: tuple[str, Any], low: float, high: float, unit: str, integer: bool = False) -> float:

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+# The decimal size units go-units and BuildKit print, the n-th worth 1000**n bytes.
 _DECIMAL_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+
+
+def size_factor(unit: str) -> int:
+    """How many bytes one `unit` is (`kB` -> 1000); `KB`, as people write it, is `kB`.
+
+    KeyError for a unit that is not a decimal size unit.
+    """
+    unit = "kB" if unit == "KB" else unit
+    if unit not in _DECIMAL_UNITS:
+        raise KeyError(unit)
+    return 1000 ** _DECIMAL_UNITS.index(unit)
 
 
 def human_size(size_bytes: float, precision: int = 3) -> str:
@@ -93,14 +106,26 @@ def iso_utc(when: datetime | float) -> str:
     return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+def unix_nanos(stamp: str) -> int | None:
+    """An RFC 3339 time with up to nanoseconds, in ns since 1970; None if not one.
+
+    How an engine writes its times: /info's SystemTime, an image's Created (UTC, `Z`).
+    """
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)", stamp.strip())
+    if found is None:
+        return None
+    zone = "+00:00" if found[3] == "Z" else found[3]
+    seconds = int(datetime.fromisoformat(found[1] + zone).timestamp())
+    return seconds * 10**9 + int((found[2] or "").ljust(9, "0"))
+
+
 def parse_size(text: str) -> int:
     """`2.05kB` -> 2050: a size as the docker CLI and BuildKit print it (decimal units), in bytes."""
     number = text.rstrip("BkMGTP")
     unit = text[len(number) :]
-    factors = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4}
-    if unit not in factors:
+    if unit not in _DECIMAL_UNITS[:5]:  # B to TB
         raise ValueError(f"not a size: {text!r}")
-    return round(float(number) * factors[unit])
+    return round(float(number) * size_factor(unit))
 
 
 def human_seconds(seconds: float) -> str:

@@ -15,7 +15,6 @@ keeps the record. The mkdocs adapter in `macros/__init__.py` is one thin user of
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -26,11 +25,11 @@ from .errors import EngineUnavailable, LivedocsError
 from .examples import load_examples
 from .imagemap import load_image_map
 from .live import LiveSource
+from .logs import log
 from .record import Record
+from .scheduler import run_threads
 from .settings import RECORD, Settings
 from .sources import ReplaySource, Source, Summary
-
-log = logging.getLogger("mkdocs.livedocs")
 
 
 class Workbench:
@@ -142,11 +141,7 @@ class Workbench:
 
         threads = [threading.Thread(target=prepare_view, args=(view,), daemon=True) for view in self.views]
         try:
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.2)  # short waits, so that SIGINT reaches the main thread at once
+            run_threads(threads)
         except BaseException:
             for view in self.views:  # interrupted: stop every build, let the process go
                 view.interrupt()

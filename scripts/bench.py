@@ -80,18 +80,19 @@ from typing import Any, TypeVar
 import docker
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # the site's macros/, and tests/engines.py (free ports, the /proc scan)
+sys.path.insert(0, str(REPO))  # the site's macros/, and scripts/probes.py (free ports, the /proc scan, events)
 
 from macros import clock  # noqa: E402
 from macros.dockerfile import rewrite_images  # noqa: E402
 from macros.engine import LOCAL_SOCKET, Engine  # noqa: E402
 from macros.errors import LivedocsError  # noqa: E402
 from macros.examples import ImageSpec, load_examples  # noqa: E402
+from macros.files import write_atomically  # noqa: E402
 from macros.imagemap import load_image_map  # noqa: E402
 from macros.scheduler import dependency_order  # noqa: E402
-from macros.settings import RECORD, Settings  # noqa: E402
+from macros.settings import RECORD, Settings, docker_environment  # noqa: E402
 from macros.units import iso_utc  # noqa: E402
-from tests.engines import free_port, processes_naming  # noqa: E402
+from scripts.probes import container_events, free_port, processes_naming  # noqa: E402
 
 DEFAULT_RESULTS = REPO / "bench"
 DEFAULT_IMAGE_MAP = REPO / "tests" / "standins" / "image-map.yml"
@@ -214,13 +215,6 @@ def child_env(mode: str | None, image_map: str, engines: Sequence[str | None] = 
         env["LIVEDOCS_ENGINE"] = mode
     if engines:
         env["LIVEDOCS_ENGINES"] = ",".join(host or LOCAL_SOCKET for host in engines)
-    return env
-
-
-def engine_env(host: str) -> dict[str, str]:
-    """The environment of a docker command for the engine at `host` (no docker context in the way)."""
-    env = {key: value for key, value in os.environ.items() if key not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
-    env["DOCKER_HOST"] = host
     return env
 
 
@@ -432,7 +426,7 @@ class ThrowawayEngine:
     def put_standins(self) -> float:
         """The offline stand-ins, built into this engine by scripts/standins.sh; the seconds it took."""
         command = ["bash", str(REPO / "scripts" / "standins.sh"), sys.executable]
-        done = run_child(command, cwd=REPO, env=engine_env(self.host), timeout=600)
+        done = run_child(command, cwd=REPO, env=docker_environment(self.host), timeout=600)
         if done.code != 0:
             raise BenchError(f"scripts/standins.sh into the throwaway {self.store} engine failed:\n{done.tail()}")
         return done.seconds
@@ -571,7 +565,7 @@ def build_by_hand(builds: list[CliBuild], engines: Sequence[ThrowawayEngine]) ->
     seconds, by_build, cached, unexpected = 0.0, {}, 0, []
     for engine in engines:
         for build in builds:
-            done = run_child(build.command, cwd=REPO, env=engine_env(engine.host))
+            done = run_child(build.command, cwd=REPO, env=docker_environment(engine.host))
             seconds += done.seconds
             by_build[f"{build.tag} on {engine.store}"] = round(done.seconds, 2)
             cached += len(_CACHED_STEP.findall(done.output))
@@ -718,8 +712,6 @@ def measure_serve(copy: SiteCopy, repeat: int, found: dict[str, Samples]) -> dic
     log's end of the rebuild is timed too. The engines' container events are read for the
     span from the prose edit until the server is calm again.
     """
-    from tests.conftest import container_events  # the tests' count (that module imports pytest)
-
     server = Server(copy)
     page_file = copy.root / PROSE_PAGE
     example_file = copy.root / EXAMPLE_FILE
@@ -728,7 +720,9 @@ def measure_serve(copy: SiteCopy, repeat: int, found: dict[str, Samples]) -> dic
         raise BenchError(f"{EXAMPLE_FILE} has no {EXAMPLE_TEXT!r} to edit")
     details: dict[str, Any] = {"container_events": [], "example_edits_not_shown": []}
     # the engines the server measures on, for their container events
-    clients = [docker.from_env(timeout=60, environment=engine_env(host or LOCAL_SOCKET)) for host in copy.engines]
+    clients = [
+        docker.from_env(timeout=60, environment=docker_environment(host or LOCAL_SOCKET)) for host in copy.engines
+    ]
     say(f"mkdocs serve on 127.0.0.1:{server.port}")
     server.start()
     first = 0
@@ -1049,14 +1043,12 @@ def macros_digest() -> str:
 
 
 def save(results: dict[str, Any], results_dir: Path, stamp: str) -> Path:
-    """results-<stamp>.json and latest.json (written whole, then renamed)."""
+    """results-<stamp>.json and latest.json (replaced whole: a reader never sees half of it)."""
     results_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(results, indent=2, sort_keys=True) + "\n"
     path = results_dir / f"results-{stamp}.json"
     path.write_text(text, encoding="utf-8")
-    temporary = results_dir / ".latest.json.tmp"
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, results_dir / "latest.json")
+    write_atomically(results_dir / "latest.json", text)
     return path
 
 

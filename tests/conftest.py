@@ -270,12 +270,6 @@ def site(tmp_path: Path) -> TinySite:
     return TinySite(tmp_path / "site-src")
 
 
-def container_events(client: docker.DockerClient, since: float, until: float) -> list[str]:
-    """Container events the engine saw between two moments (e.g. create, start)."""
-    events = client.events(since=since, until=until, filters={"type": "container"}, decode=True)
-    return [f"{e.get('Action')} {e.get('from', '')}" for e in events]
-
-
 def now() -> float:
     return time.time()
 

@@ -10,29 +10,12 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def processes_naming(text: str) -> list[int]:
-    """The IDs of the processes whose command line contains `text` (arguments are separated
-    by NUL characters there), this process aside: e.g. what still runs from an engine's folder."""
-    wanted = text.encode()
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError, ValueError):  # a process that ended meanwhile
-            if wanted in (entry / "cmdline").read_bytes() and int(entry.name) != os.getpid():
-                found.append(int(entry.name))
-    return found
+from scripts.probes import free_port, processes_naming
 
 
 class SecondEngine:

@@ -21,9 +21,9 @@ from types import ModuleType
 import pytest
 
 from macros.examples import load_examples
+from scripts.probes import processes_naming
 
 from .conftest import REPO, TinySite
-from .engines import processes_naming
 
 BENCH = REPO / "scripts" / "bench.py"
 QUICK = {

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from macros.claims import FUNCTIONS, BuildFails, Call, Claim, Comparison, Literal, check, parse
 from macros.errors import ClaimSyntaxError, LivedocsError
+from macros.measurement import NotMeasuredHere, context_bytes_of
 from tests.fakes import chapter_facts
 
 
@@ -240,3 +243,15 @@ def test_a_duration_claim_says_both_durations() -> None:
         "step_seconds(copy-all-edited, 'step 6') is 17.2s",
         "0.5 * step_seconds(copy-all-edited, 'step 6') is 8.6s",
     ]
+
+
+def test_a_context_size_not_recorded_is_not_measured_on_that_store() -> None:
+    """No build context transfer recorded (BuildKit reports it): the claim skips the store, as the
+    context_size macro does, with the same message; no other store is named as having it."""
+    facts = chapter_facts()
+    facts.measurements["go-app-multi"] = replace(facts.measurements["go-app-multi"], context_bytes=None)
+    with pytest.raises(NotMeasuredHere, match=r"^no build context transfer is recorded for go-app-multi on overlay2$"):
+        check(parse("context_size(go-app-multi) < 3kB"), facts)
+    with pytest.raises(NotMeasuredHere) as raised:
+        context_bytes_of(facts.measurements["go-app-multi"], "go-app-multi", "overlay2")
+    assert raised.value.measured_on is None

@@ -17,8 +17,10 @@ from pathlib import Path
 import docker
 import pytest
 
+from scripts.probes import processes_naming
+
 from .conftest import MKDOCS, TinySite
-from .engines import SecondEngine, processes_naming
+from .engines import SecondEngine
 from .helpers import docker_cli, mkdocs_env
 
 pytestmark = pytest.mark.engine

@@ -5,7 +5,9 @@ from __future__ import annotations
 import docker
 import pytest
 
-from .conftest import TinySite, container_events, now
+from scripts.probes import container_events
+
+from .conftest import TinySite, now
 from .engines import SecondEngine
 
 pytestmark = pytest.mark.engine

@@ -13,9 +13,9 @@ import docker
 import pytest
 
 from macros.engine import LABEL_RUN
+from scripts.probes import free_port
 
 from .conftest import MKDOCS, TinySite, now
-from .engines import free_port
 from .helpers import mkdocs_env
 
 pytestmark = [pytest.mark.engine, pytest.mark.network]

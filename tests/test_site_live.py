@@ -11,7 +11,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from .conftest import TinySite, container_events, now, store_engines
+from scripts.probes import container_events
+
+from .conftest import TinySite, now, store_engines
 from .helpers import docker_cli as cli
 
 pytestmark = pytest.mark.engine

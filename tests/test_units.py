@@ -6,8 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from macros.engine import unix_nanos
-from macros.units import human_duration, human_size, short_id, tabwriter
+from macros.units import human_duration, human_size, short_id, tabwriter, unix_nanos
 
 
 @pytest.mark.parametrize(
