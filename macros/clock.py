@@ -1,8 +1,9 @@
 """The one place the site reads the time of day.
 
-Everything that needs "now" (a record's `measured_at`, the CREATED column's "N days
-ago") asks `now()` here, or takes a `now` its caller passes; tests pass a fixed time,
-so no test depends on the day it runs (`faketime '+1 year' make check` shows it).
+Everything that needs "now" (a record's `measured_at`, a bench run's start) asks `now()`
+here. Pages never do: CREATED is shown relative to the measurement's own time, as the CLI
+printed it then, so the same record gives the same pages on any day, and no test depends
+on the day it runs (`faketime '+1 year' make check` shows it).
 """
 
 from __future__ import annotations

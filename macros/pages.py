@@ -16,10 +16,9 @@ import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from . import claims, clock, render
+from . import claims, render
 from .errors import LivedocsError
 from .logs import log, problems
 from .measurement import Measurement, NotMeasuredHere, content_size_of, context_bytes_of, failure_of, image_of
@@ -96,11 +95,9 @@ class Pages:
         self,
         views: Sequence[Facts],
         docs_dir: str = "docs",
-        now: Callable[[], datetime] = clock.now,
         complete: bool = False,
     ) -> None:
         self.views = views
-        self.now = now  # the clock CREATED is shown against (tests pass a fixed one)
         # The build that must check everything (the replay of the merged record, the site job):
         # a figure or claim no store of it measures is a problem. Any other build (a leg of the
         # scheduled rebuild measures one store) leaves it to the store that measures it.
@@ -217,7 +214,7 @@ class Pages:
 
     @macro("block")
     def images_table(self, view: Facts, *tags: str) -> str:
-        return render.fenced(render.images_table([(tag, self.image(view, tag)) for tag in tags], self.now()))
+        return render.fenced(render.images_table([(tag, self.image(view, tag)) for tag in tags]))
 
     @macro("block")
     def layers(self, view: Facts, tag: str) -> str:

@@ -34,15 +34,19 @@ def split_tag(tag: str) -> tuple[str, str]:
     return repository, version
 
 
-def images_table(entries: Sequence[tuple[str, Measurement]], now: datetime, created: bool = True) -> str:
-    """`docker images` for these images at `now`, in the CLI's classic table layout."""
+def images_table(entries: Sequence[tuple[str, Measurement]], created: bool = True) -> str:
+    """`docker images` for these images, in the CLI's classic table layout, as it printed when each
+    image was measured: CREATED relative to the measurement's own time, so that the same record
+    gives the same table on any day."""
     header = ["REPOSITORY", "TAG", "IMAGE ID"] + (["CREATED"] if created else []) + ["SIZE"]
     rows = [header]
     for tag, entry in entries:
         repository, version = split_tag(tag)
         row = [repository, version, short_id(entry.image_id)]
         if created:
-            row.append(created_ago(entry.created, now))
+            measured = unix_nanos(entry.measured_at)
+            at = datetime.fromtimestamp(measured // 10**9, UTC) if measured is not None else None
+            row.append(created_ago(entry.created, at) if at is not None else "")
         row.append(human_size(entry.size_bytes or 0))
         rows.append(row)
     return tabwriter(rows)

@@ -12,7 +12,7 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,6 +243,7 @@ class TinySite:
         engines: dict[str, str] | None = None,
         timeout: float = 600,
         path: str | None = None,
+        wrapper: Sequence[str] = (),
     ) -> Built:
         env = mkdocs_env()
         if path is not None:
@@ -254,7 +255,7 @@ class TinySite:
         if docker_host:
             env["DOCKER_HOST"] = docker_host
         done = subprocess.run(
-            [MKDOCS, "build", "--strict"],
+            [*wrapper, MKDOCS, "build", "--strict"],  # wrapper: e.g. faketime
             cwd=self.root,
             env=env,
             capture_output=True,

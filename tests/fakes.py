@@ -8,18 +8,9 @@ check them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from macros.errors import LivedocsError
 from macros.measurement import BaseImage, EngineFacts, LayerEntry, Measurement, Response, Step
-
-NOW = datetime(2026, 12, 6, 12, 0, 0, tzinfo=UTC)  # the fixed "now" of the page tests: 9 days after `created`
-
-
-def fixed_clock() -> datetime:
-    """The clock the page tests give `Pages`: the same time on any day they run."""
-    return NOW
-
 
 ENGINE = EngineFacts("28.5.2", "1.51", "overlay2", "linux/amd64", "classic", "ID", "vm", "unix:///var/run/docker.sock")
 GO = BaseImage("standin/golang:1.21-alpine3.19", "sha256:" + "a" * 64, True)

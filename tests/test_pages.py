@@ -14,7 +14,7 @@ import pytest
 from macros import render
 from macros.errors import LivedocsError
 from macros.pages import MACROS, Pages, macros
-from tests.fakes import chapter_facts, fixed_clock
+from tests.fakes import chapter_facts
 
 PAGE = """\
 # Sizes
@@ -44,7 +44,7 @@ def _render(pages: Pages, path: str = "docs/sizes.md") -> list[str]:
 
 def test_every_macro_is_registered_once_under_its_name() -> None:
     """One registration per macro: the page functions are exactly the @macro methods."""
-    pages = Pages([chapter_facts()], now=fixed_clock)
+    pages = Pages([chapter_facts()])
     functions = macros(pages)
     assert set(functions) == set(MACROS) == {
         "size", "content_size", "context_size", "step_seconds", "image_id", "reduction", "images_table",
@@ -55,11 +55,12 @@ def test_every_macro_is_registered_once_under_its_name() -> None:
 
 
 def test_figures_are_formatted_as_the_docker_cli_does() -> None:
-    pages = Pages([chapter_facts()], now=fixed_clock)
+    pages = Pages([chapter_facts()])
     shown = _render(pages)
     assert shown[0] == "269MB" and shown[2] == "8.7MB"
-    assert shown[4].splitlines()[1] == "REPOSITORY      TAG       IMAGE ID       CREATED      SIZE"
-    assert shown[4].splitlines()[2].endswith("   9 days ago   269MB")  # created 2026-11-27T11:00, at the fixed clock
+    assert shown[4].splitlines()[1] == "REPOSITORY      TAG       IMAGE ID       CREATED             SIZE"
+    # created 11:00, measured 12:00: what `docker images` printed when the image was measured
+    assert shown[4].splitlines()[2].endswith("   About an hour ago   269MB")
 
 
 def test_created_reads_as_the_cli_prints_it_at_the_time_given() -> None:
@@ -75,7 +76,7 @@ def test_created_reads_as_the_cli_prints_it_at_the_time_given() -> None:
 
 def test_problems_carry_page_and_line() -> None:
     """A false claim and an unknown image are problems at their own lines; true claims are not."""
-    pages = Pages([chapter_facts()], now=fixed_clock)
+    pages = Pages([chapter_facts()])
     _render(pages)
     assert [str(p) for p in pages.report()] == [
         'docs/sizes.md:5: claim "size(go-app-multi) < 8MB" is false on overlay2: size(go-app-multi) is 8.7MB',
@@ -84,20 +85,20 @@ def test_problems_carry_page_and_line() -> None:
 
 
 def test_a_rerendered_page_replaces_its_problems() -> None:
-    pages = Pages([chapter_facts()], now=fixed_clock)
+    pages = Pages([chapter_facts()])
     _render(pages)
     _render(pages)
     assert len(pages.report()) == 2
 
 
 def test_claim_marks_say_what_was_measured() -> None:
-    shown = _render(Pages([chapter_facts()], now=fixed_clock))
+    shown = _render(Pages([chapter_facts()]))
     assert 'title="claim &quot;size(go-app-single) &gt; 100MB&quot; holds: size(go-app-single) is 269MB"' in shown[1]
     assert "livedocs-false" in shown[3]
 
 
 def test_a_malformed_claim_is_a_problem_not_an_exception() -> None:
-    pages = Pages([chapter_facts()], now=fixed_clock)
+    pages = Pages([chapter_facts()])
     pages.begin_page("docs/x.md", '{{ claim("size(go-app-multi) <") }}\n')
     shown = pages.claim("size(go-app-multi) <")
     assert "livedocs-problem" in shown
@@ -105,7 +106,7 @@ def test_a_malformed_claim_is_a_problem_not_an_exception() -> None:
 
 
 def test_provenance_names_the_images_the_page_showed() -> None:
-    shown = _render(Pages([chapter_facts()], now=fixed_clock))[6]
+    shown = _render(Pages([chapter_facts()]))[6]
     assert "**Images:** `go-app-single`, `go-app-multi`" in shown
     assert "Measured on offline stand-ins" in shown and "Docker 28.5.2" in shown
 
@@ -113,7 +114,7 @@ def test_provenance_names_the_images_the_page_showed() -> None:
 def test_replay_banner_only_on_pages_with_figures() -> None:
     facts = chapter_facts()
     facts.notice = "no Docker engine answers"
-    pages = Pages([facts], now=fixed_clock)
+    pages = Pages([facts])
     _render(pages)
     assert "no Docker engine answers" in pages.replay_banner()
     pages.begin_page("docs/prose.md", "# Only words\n")
@@ -123,7 +124,7 @@ def test_replay_banner_only_on_pages_with_figures() -> None:
 def test_a_replay_warns_only_on_pages_showing_a_stale_image() -> None:
     """No fallback notice: a page showing an image whose example changed warns, naming its folder."""
     facts = chapter_facts()
-    pages = Pages([facts], now=fixed_clock)
+    pages = Pages([facts])
     _render(pages)
     assert pages.replay_banner() == ""
     facts.stale["go-app-multi"] = "examples/go-app"
@@ -135,7 +136,7 @@ def test_a_replay_warns_only_on_pages_showing_a_stale_image() -> None:
 
 
 def test_build_error_and_cached_steps() -> None:
-    pages = Pages([chapter_facts()], now=fixed_clock)
+    pages = Pages([chapter_facts()])
     pages.begin_page("docs/x.md", "")
     assert "invalid from flag value bulider" in pages.build_error("typo-stage")
     assert pages.cached_steps("deps-first-edited") == "4 of 6"
@@ -147,7 +148,7 @@ def test_example_failures_no_page_showed_are_still_reported() -> None:
     facts.problems["go-app-broken"] = LivedocsError(
         "building go-app-broken failed", path="examples/x/Dockerfile", line=3
     )
-    pages = Pages([facts], now=fixed_clock)
+    pages = Pages([facts])
     pages.begin_page("docs/x.md", "")
     assert [str(p) for p in pages.report()] == ["examples/x/Dockerfile:3: go-app-broken: building go-app-broken failed"]
 
@@ -174,7 +175,7 @@ def _two_stores() -> Pages:
     bigger = {tag: replace(m, size_bytes=(m.size_bytes or 0) * 2, content_size_bytes=(m.size_bytes or 0) * 3 // 4)
               for tag, m in overlay2.measurements.items() if m.size_bytes}  # fmt: skip
     containerd = FakeFacts({**overlay2.measurements, **bigger}, store="containerd")
-    return Pages([containerd, overlay2], now=fixed_clock)
+    return Pages([containerd, overlay2])
 
 
 def test_two_stores_inline_figures_name_their_store() -> None:
@@ -207,7 +208,7 @@ def test_content_size_is_checked_where_it_is_measured() -> None:
     pages.begin_page("docs/x.md", '{{ claim("content_size(go-app-multi) < size(go-app-multi)") }}\n')
     mark = pages.claim("content_size(go-app-multi) < size(go-app-multi)")
     assert pages.report() == [] and "holds on containerd" in mark and "overlay2" not in mark
-    only_overlay2 = Pages([chapter_facts()], now=fixed_clock)
+    only_overlay2 = Pages([chapter_facts()])
     only_overlay2.begin_page("docs/y.md", '{{ claim("content_size(go-app-multi) < 1GB") }}\n')
     mark = only_overlay2.claim("content_size(go-app-multi) < 1GB")
     assert only_overlay2.report() == [], "not measured here is not false (a runner of one store)"
@@ -222,7 +223,7 @@ def test_a_figure_only_another_store_has_is_left_to_that_store_outside_the_compl
     its to show or check; the page says which store has it, an INFO line too, and the leg goes on.
     The complete build (the replay of the merged record) finds it on no store: that is a problem."""
     page = '{{ content_size("go-app-multi") }}\n{{ claim("content_size(go-app-multi) < 1GB") }}\n'
-    leg = Pages([chapter_facts()], now=fixed_clock)
+    leg = Pages([chapter_facts()])
     leg.begin_page("docs/x.md", page)
     with caplog.at_level("INFO", logger="mkdocs.livedocs"):
         figure = leg.content_size("go-app-multi")
@@ -233,7 +234,7 @@ def test_a_figure_only_another_store_has_is_left_to_that_store_outside_the_compl
     assert "docs/x.md:1: content_size(go-app-multi) is measured on the containerd image store" in caplog.text
     assert 'docs/x.md:2: claim "content_size(go-app-multi) < 1GB" is checked on the containerd' in caplog.text
 
-    final = Pages([chapter_facts()], now=fixed_clock, complete=True)
+    final = Pages([chapter_facts()], complete=True)
     final.begin_page("docs/x.md", page)
     assert "livedocs-problem" in final.content_size("go-app-multi")
     assert "livedocs-problem" in final.claim("content_size(go-app-multi) < 1GB")
@@ -263,7 +264,7 @@ def test_a_response_reads_as_curl_i_prints_it() -> None:
 
 
 def test_durations_and_context_sizes_in_sentences() -> None:
-    pages = Pages([chapter_facts()], now=fixed_clock)
+    pages = Pages([chapter_facts()])
     pages.begin_page(
         "docs/x.md", '{{ step_seconds("copy-all-edited", "step 6") }} {{ context_size("go-app-multi") }}\n'
     )
@@ -279,7 +280,7 @@ def test_a_sentence_follows_where_the_figures_were_measured() -> None:
     from tests.fakes import ALPINE, GO, FakeFacts
 
     offline = chapter_facts()
-    pages = Pages([offline], now=fixed_clock)
+    pages = Pages([offline])
     call = '{{ by_provenance("go-app-multi", standins="offline", official="online") }}\n'
     pages.begin_page("docs/x.md", call)
     assert pages.by_provenance("go-app-multi", standins="offline", official="online") == "offline"
@@ -287,10 +288,10 @@ def test_a_sentence_follows_where_the_figures_were_measured() -> None:
     online = FakeFacts(
         {tag: replace(m, base_images=official) for tag, m in offline.measurements.items()}, store="containerd"
     )
-    pages = Pages([online], now=fixed_clock)
+    pages = Pages([online])
     pages.begin_page("docs/x.md", call)
     assert pages.by_provenance("go-app-multi", standins="offline", official="online") == "online"
-    both = Pages([online, offline], now=fixed_clock)
+    both = Pages([online, offline])
     both.begin_page("docs/x.md", call)
     assert both.by_provenance("go-app-multi", standins="offline", official="online") == (
         "online (containerd) / offline (overlay2)"

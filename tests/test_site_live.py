@@ -83,7 +83,6 @@ def test_figures_equal_the_engine_and_a_second_build_does_nothing(
 def test_images_table_and_sizes_equal_the_docker_cli_on_both_stores(site: TinySite) -> None:
     """Per store, the page's table is what that engine's `docker images --format table ...` prints
     (CREATED aside), and every size in the page is the CLI's SIZE for that store."""
-    from macros import clock
     from macros.render import images_table
     from macros.settings import Settings
     from macros.workbench import Workbench
@@ -100,7 +99,7 @@ def test_images_table_and_sizes_equal_the_docker_cli_on_both_stores(site: TinySi
     sizes = []
     for view in bench.views:
         host = ["-H", engines[view.store]]
-        ours = images_table([("fixture-hello", view.measurement("fixture-hello"))], clock.now(), created=False)
+        ours = images_table([("fixture-hello", view.measurement("fixture-hello"))], created=False)
         table = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}"
         assert ours == cli(*host, "images", "--format", table, "fixture-hello"), view.store
         size = cli(*host, "images", "--format", "{{.Size}}", "fixture-hello")
@@ -186,6 +185,23 @@ def test_a_replay_warns_only_where_an_example_changed_since_it_was_measured(site
     assert "Figures older than the examples" in edited.page() and "<code>examples/hello</code>" in edited.page()
     assert "Figures older than the examples" not in edited.page("other")
     assert edited.record() == recorded, "a replay writes nothing"
+
+
+def test_the_same_record_gives_byte_identical_pages_a_year_apart(site: TinySite) -> None:
+    """Two replay builds of one record, the second with the clock a year ahead (Debian's faketime,
+    `make faketime`), write the same pages to the byte: CREATED is the measurement's, not the day's.
+    (MkDocs stamps its own build date into each page unless SOURCE_DATE_EPOCH pins it: pinned.)"""
+    assert shutil.which("faketime"), "faketime is missing: make faketime"
+    site.example("hello")
+    site.write("# t\n{{ size('fixture-hello') }}\n\n{{ images_table('fixture-hello') }}\n\n{{ provenance() }}\n")
+    assert site.build().code == 0
+    pages = []
+    for clock in ("+0", "+1y"):
+        built = site.build(mode="replay", wrapper=["env", "SOURCE_DATE_EPOCH=1700000000", "faketime", "-f", clock])
+        assert built.code == 0, built.output
+        pages.append(built.page())
+    assert "fixture-hello" in pages[0] and " ago" in pages[0]
+    assert pages[0] == pages[1]
 
 
 def test_live_mode_on_a_dead_socket_fails_with_one_line(site: TinySite) -> None:
