@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import threading
 import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from . import clock, scheduler
 from .builders import Builder, BuildKit, Built, Classic, stage_repository
@@ -25,7 +27,7 @@ from .dockerfile import base_images, rewrite_images
 from .engine import LABEL_EXAMPLE, LABEL_KEY, LABEL_STANDIN, LOCAL_SOCKET, Engine, ImageInfo
 from .errors import BuildFailed, LivedocsError
 from .examples import ImageSpec, RunSpec
-from .files import locked
+from .files import locked, write_atomically
 from .listing import tagged_images
 from .logs import notice
 from .measurement import BaseImage, EngineFacts, LayerEntry, Measurement, Response
@@ -244,8 +246,12 @@ class LiveSource(Source):
         try:
             if spec.after and spec.after in self.problems:
                 raise spec.error(f"cannot build {tag}: {spec.after} (its after:) failed")
-            with locked(self.settings.cache_dir / "builds" / f"{tag.replace('/', '_')}.lock"):
+            # One build of a tag at a time on this engine, from any checkout of this machine: a
+            # second waits, then takes what the first made (`_shared`) rather than replace it.
+            with locked(self._engine_dir / "builds" / f"{tag.replace('/', '_')}.lock"):
                 entry, built = self._measure(spec, say, force)
+                if built:
+                    self._share(entry)
             with self._lock:
                 self.entries[tag] = entry
                 self.record.put(tag, self.store, entry)
@@ -275,6 +281,8 @@ class LiveSource(Source):
         if current is None and not force and self.builder.name != plan.builder:
             plan = self._plan(spec, self.builder.name)  # keyed for a builder this engine lacks: key again
             current = self._current(plan)
+        if current is None and not force:
+            current = self._shared(plan)
         if current is not None:
             return current, False
         if spec.expect_failure:
@@ -296,6 +304,33 @@ class LiveSource(Source):
             key = hashlib.sha256("|".join(inputs).encode()).hexdigest()
         sources = source_digest(self.settings.root, spec)
         return Plan(spec, context, key, bases, self._shown(spec), builder, sources)
+
+    @functools.cached_property
+    def _engine_dir(self) -> Path:
+        return self.settings.engine_dir(self._main_engine.facts().engine_id)  # no builder asked: no buildx run
+
+    def _share(self, entry: Measurement) -> None:
+        """Leave this measurement where another build of this machine on this engine finds it."""
+        shared = self._engine_dir / "measured" / f"{entry.key}.json"
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(shared, json.dumps(entry.to_json(), sort_keys=True))
+
+    def _shared(self, plan: Plan) -> Measurement | None:
+        """What another build (another process or checkout) measured of `plan`, if the engine's
+        image of the tag is still the one it measured: taken as it is, not built again."""
+        try:
+            shared = Measurement.from_json(json.loads((self._engine_dir / "measured" / f"{plan.key}.json").read_text()))
+        except (OSError, ValueError):
+            return None
+        if shared.key != plan.key or shared.example != plan.spec.example:
+            return None
+        if not plan.spec.expect_failure:
+            existing = self.engine.inspect(plan.spec.tag)  # now, not from this build's first listing
+            if existing is None or existing.labels.get(LABEL_KEY) != plan.key or existing.id != shared.image_id:
+                return None
+        elif shared.error is None:
+            return None
+        return replace(shared, sources=plan.sources)
 
     def _current(self, plan: Plan) -> Measurement | None:
         """The recorded measurement, if the engine's image (or, for a failure, the record) is

@@ -21,6 +21,8 @@ points DOCKER_HOST at the engine they talk to.
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,13 @@ class Settings:
     def cache_dir(self) -> Path:
         """Locks and other working files: outside examples/, which `mkdocs serve` watches."""
         return self.root / CACHE
+
+    def engine_dir(self, engine_id: str) -> Path:
+        """What every build on this machine shares of one engine, whatever its checkout: the
+        per-tag build locks and the measurements made under them (in the system's temp folder)."""
+        return (
+            Path(tempfile.gettempdir()) / "livedocs-engines" / re.sub(r"[^A-Za-z0-9_.-]", "_", engine_id or "unknown")
+        )
 
     @classmethod
     def load(

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import docker
 import pytest
 
+from macros.units import short_id
 from scripts.probes import processes_naming
 
-from .conftest import MKDOCS, TinySite
+from .conftest import MKDOCS, TinySite, store_engines
 from .engines import SecondEngine
 from .helpers import docker_cli, mkdocs_env
 
@@ -264,6 +268,49 @@ def test_two_builds_at_once(site: TinySite) -> None:
     size = docker_cli("image", "inspect", "--format", "{{.Size}}", "fixture-hello")
     assert record["images"]["fixture-hello"]["overlay2"]["size_bytes"] == int(size)
     assert leftovers(site.root) == []
+
+
+@pytest.mark.parametrize("layout", ["one checkout", "two clones"])
+def test_two_cold_builds_at_once_on_both_stores_both_come_out_true(site: TinySite, tmp_path: Path, layout: str) -> None:
+    """Two processes build the same examples at once, cold (a nonce no cache has seen), on both
+    stores, from one checkout or from two clones: both end 0 and their pages show the same figures,
+    the engine's own. (Before the per-engine lock, the second build replaced the first's image,
+    whose run check then failed: "no longer in the engine".)"""
+    engines = store_engines("containerd", "overlay2")
+    example = site.example("hello")
+    nonce = f"hello from a fixture, {uuid.uuid4()}"
+    (example / "message.txt").write_text(nonce + "\n")
+    site.write(
+        "# t\n{{ size('fixture-hello') }} {{ image_id('fixture-hello') }}\n\n{{ response('fixture-hello', '/') }}\n"
+    )
+    roots = [site.root, site.root]
+    if layout == "two clones":
+        roots[1] = tmp_path / "clone"
+        shutil.copytree(site.root, roots[1], symlinks=True)
+    env = mkdocs_env(LIVEDOCS_ENGINES=",".join(engines.values()), SOURCE_DATE_EPOCH="1700000000")  # MkDocs' stamp
+    builds = [
+        subprocess.Popen(
+            [MKDOCS, "build", "--strict", "--site-dir", str(tmp_path / f"site-{n}")],
+            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for n, root in enumerate(roots)
+    ]  # fmt: skip
+    results = [finish(build, timeout=600) for build in builds]
+    for code, output, _ in results:
+        assert code == 0, output
+    built = sum(output.count("livedocs: built fixture-hello in") for _, output, _ in results)
+    assert built == 2, "the image was built once per store, not once per build"
+    pages = [(tmp_path / f"site-{n}" / "index.html").read_text() for n in range(2)]
+    # the sizes and image IDs (each build asked the container itself: its HTTP dates are its own)
+    figures = [re.search(r"</h1>\s*<p>(.*?)</p>", page, re.S) for page in pages]
+    assert all(figures) and figures[0].group(1) == figures[1].group(1), "both builds show the same figures"  # type: ignore[union-attr]
+    assert all(nonce in page for page in pages), "both pages show the container's answer"
+    for store, host in engines.items():
+        image_id = docker_cli("image", "inspect", "--format", "{{.Id}}", "fixture-hello", host=host)
+        for root in dict.fromkeys(roots):
+            record = json.loads((root / "examples" / "measurements.json").read_text())
+            assert record["images"]["fixture-hello"][store]["image_id"] == image_id, (layout, store)
+        assert short_id(image_id) in pages[0]
 
 
 # -- bad input ---------------------------------------------------------------------
