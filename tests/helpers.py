@@ -9,7 +9,13 @@ import os
 import subprocess
 from pathlib import Path
 
-IMAGE_MAP = Path(__file__).resolve().parent / "standins" / "image-map.yml"
+REPO = Path(__file__).resolve().parent.parent
+IMAGE_MAP = REPO / "tests" / "standins" / "image-map.yml"
+
+
+def run_tool(command: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """A tool a test runs from the repository's root with `env`: its exit code and text output."""
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def mkdocs_env(**extra: str) -> dict[str, str]:

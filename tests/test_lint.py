@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import yaml
 from macros.examples import load_examples
 
 from .conftest import REPO
+from .helpers import run_tool
 
 HADOLINT = str(Path(sys.executable).parent / "hadolint")
 CONFIG = REPO / ".hadolint.yaml"
@@ -31,15 +31,7 @@ MARKED = sorted({spec.dockerfile_path.relative_to(REPO) for spec in SPECS if spe
 def hadolint(config: Path, *dockerfiles: Path) -> list[dict]:
     """hadolint's findings (JSON format) for these Dockerfiles, with this configuration file only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HADOLINT_")}  # no settings from outside
-    done = subprocess.run(
-        [HADOLINT, "--config", str(config), "--format", "json", *map(str, dockerfiles)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_tool([HADOLINT, "--config", str(config), "--format", "json", *map(str, dockerfiles)], env)
     assert done.returncode in (0, 1), done.stdout + done.stderr
     findings = json.loads(done.stdout)
     assert done.returncode == (1 if findings else 0), done.stdout + done.stderr

@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 from .conftest import REPO
+from .helpers import run_tool
 
 PROBES = """\
 import socket
@@ -47,15 +48,7 @@ def test_pure():
 def inner_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     inner = ["-p", "tests.conftest", "-c", str(REPO / "pyproject.toml"), "--rootdir", str(folder)]
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", *inner, "-p", "no:cacheprovider", "-q", "-rA", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_tool([sys.executable, "-m", "pytest", *inner, "-p", "no:cacheprovider", "-q", "-rA", *args], env, 300)
 
 
 def test_a_quick_test_that_opens_a_socket_fails(tmp_path: Path) -> None:
