@@ -140,6 +140,16 @@ class Engine:
             )
         return self._facts
 
+    def engine_id(self) -> str:
+        """The engine's ID (/info's, which a running engine keeps): from the last /info if any."""
+        if self._info is None:
+            try:
+                self._info_now()
+            except _API_ERRORS as error:
+                raise self.stopped(error) from None
+        assert self._info is not None
+        return str(self._info[0].get("ID", ""))
+
     def _info_now(self) -> dict:
         info = self._api.info()
         self._info = (info, time.monotonic_ns())

@@ -307,7 +307,7 @@ class LiveSource(Source):
 
     @functools.cached_property
     def _engine_dir(self) -> Path:
-        return self.settings.engine_dir(self._main_engine.facts().engine_id)  # no builder asked: no buildx run
+        return self.settings.engine_dir(self._main_engine.engine_id())  # one /info, which the listing reuses
 
     def _share(self, entry: Measurement) -> None:
         """Leave this measurement where another build of this machine on this engine finds it."""
