@@ -53,8 +53,6 @@ def macro(kind: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
                     try:
                         shown.append((view.store, method(self, view, *args, **kwargs)))
                     except NotMeasuredHere as error:
-                        if len(self.views) == 1 and (self.complete or error.measured_on is None):
-                            raise
                         elsewhere.append(error)
                 if not shown:
                     call = f"{method.__name__}({', '.join(map(str, args))})"
@@ -157,10 +155,13 @@ class Pages:
         """A figure or claim no store of this build measures: the store that does checks it.
 
         Outside the complete build, when every store that lacks it names the store that has
-        it, the page says so and the build goes on (an INFO line); otherwise it is a problem."""
+        it, the page says so and the build goes on (an INFO line); otherwise it is a problem
+        (a figure of one store: that store's own message)."""
         stores = ", ".join(view.store for view in self.views)
         others = sorted({error.measured_on for error in errors if error.measured_on})
         if self.complete or not errors or any(error.measured_on is None for error in errors):
+            if len(errors) == 1 and not claim:
+                raise errors[0]
             raise LivedocsError(f"{what} is not measured on {stores}")
         where = " or ".join(render.store_name(store) for store in others)
         message = f"{what} is {'checked' if claim else 'measured'} on the {where}, not in this build ({stores})"
