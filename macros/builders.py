@@ -1,36 +1,38 @@
-"""The builder seam: BuildKit (what readers run) or the classic builder (a fallback).
+"""The builder seam: everything that knows which builder runs the examples' builds.
 
-Both take the build context as sent and give a `Built` (the image, its steps, what the
-builder printed) or raise `BuildFailed` with the builder's own error text and the line of
-the Dockerfile it points at. Stand-ins are named in that text as the reader's Dockerfile
-names them. Nothing above this module knows which builder ran; another one (Podman, a
-remote BuildKit) is one more class here.
+A builder takes the build context as sent and gives a `Built` (the image, its steps, what
+it printed) or raises `BuildFailed` with its own error text and the line of the Dockerfile
+it points at; stand-ins are named in that text as the reader's Dockerfile names them. It
+also says, for the record, what it is (`stamp`). Nothing above this module knows which
+builder ran; another one (Podman, a remote BuildKit) is one more class here and one more
+case in `connect_builder`.
+
+There is one today: BuildKit through `docker buildx build`, as readers build. The classic
+builder (the docker SDK's builds) was removed: it cannot build two of the chapters'
+Dockerfiles (`the --mount option requires BuildKit`), and its listings are not what a
+reader's Docker prints.
 """
 
 from __future__ import annotations
 
 import functools
-import threading
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .buildkit import BuildKitBuilder, PlainLog, buildkit_version
-from .buildlog import BuildLog
+from .buildkit import BuildKitBuilder, PlainLog, buildkit_version, buildx_version
 from .context import BuildRequest
-from .dockerfile import step_line
 from .engine import Engine, stopped
 from .errors import BuildFailed, EngineUnavailable, LivedocsError
 from .imagemap import official_names
-from .measurement import Step
+from .measurement import EngineFacts, Step
 from .units import parse_size
 
 STAGE_REPOSITORY = "livedocs-stage"
 
 
 def stage_repository(tag: str) -> str:
-    """Where the classic builder's earlier stages of `tag` are kept, and BuildKit's unexpected successes."""
+    """Where a build declared to fail is tagged if it succeeds (then removed)."""
     return f"{STAGE_REPOSITORY}/{tag}"
 
 
@@ -44,22 +46,31 @@ class Built:
 
 class Builder(Protocol):
     name: str
-    version: str  # buildx's
-    buildkit_version: str
-    # The classic builder picks the newest matching layer: an edited variant must find its
-    # base image's layers newest, so that image is built again (from the cache) first.
-    rewarms_before_edits: bool
 
     def build(self, request: BuildRequest) -> Built: ...
-    def forget_stages(self, tag: str) -> None: ...
+    def stamp(self, facts: EngineFacts) -> EngineFacts: ...
     def cancel(self) -> None: ...
+
+
+class NoBuilder(EngineUnavailable):
+    """No builder the examples can be built with answers: nothing can be built on this engine."""
+
+
+def connect_builder(host: str | None, image_map: Mapping[str, str], engine: Callable[[], Engine]) -> Builder:
+    """BuildKit through `docker buildx`; NoBuilder if the CLI has no buildx plugin."""
+    version = buildx_version()
+    if version is None:
+        raise NoBuilder(
+            "`docker buildx version` does not answer: the examples are built with BuildKit, as readers build"
+            " them, and the docker CLI here has no buildx plugin (`make engine` installs one)"
+        )
+    return BuildKit(host, version, image_map, engine)
 
 
 class BuildKit:
     """`docker buildx build --progress=plain` on the docker driver."""
 
     name = "buildkit"
-    rewarms_before_edits = False
 
     def __init__(self, host: str | None, version: str, image_map: Mapping[str, str], engine: Callable[[], Engine]):
         self.version = version
@@ -108,90 +119,9 @@ class BuildKit:
         """The engine's BuildKit, asked only when a build needs recording (not on a warm build)."""
         return buildkit_version(self._host)
 
-    def forget_stages(self, tag: str) -> None:
-        """BuildKit keeps no stage images; its cache is its own."""
+    def stamp(self, facts: EngineFacts) -> EngineFacts:
+        """The engine's facts with this builder's, for the record."""
+        return replace(facts, builder=self.name, builder_version=self.version, buildkit_version=self.buildkit_version)
 
     def cancel(self) -> None:
         self._buildx.cancel()
-
-
-class Classic:
-    """The classic builder through the docker SDK: deprecated, kept for engines without buildx."""
-
-    name = "classic"
-    version = ""
-    buildkit_version = ""
-    rewarms_before_edits = True
-
-    def __init__(self, host: str | None, engine: Callable[[], Engine], image_map: Mapping[str, str]) -> None:
-        self._host = host
-        self._engine = engine
-        self._image_map = image_map
-        self._in_flight: list[BuildLog] = []
-        self._lock = threading.Lock()
-
-    def build(self, request: BuildRequest) -> Built:
-        log = BuildLog()
-        with self._lock:
-            self._in_flight.append(log)
-        try:
-            image_id, log = self._engine().build(request, log)
-        except BuildFailed as failure:
-            step = failure.build_log.last_step if failure.build_log else None
-            raise BuildFailed(
-                "the build failed" + (f" at step {step}" if step else ""),
-                detail=official_names(failure.detail or "", self._image_map),
-                line=step_line(request.context.dockerfile_text, step) if step else None,
-            ) from None
-        finally:
-            with self._lock:
-                self._in_flight.remove(log)
-        self._keep_stages(request.tag, log.stages[:-1])
-        steps = tuple(Step(n, official_names(text, self._image_map), cached) for n, text, cached in log.steps)
-        return Built(image_id, steps, official_names("\n".join(log.lines), self._image_map))
-
-    def _keep_stages(self, tag: str, stages: list[str | None]) -> None:
-        """Tag the results of a multi-stage build's earlier stages as `livedocs-stage/<tag>:<n>`.
-
-        The classic builder leaves them untagged (dangling); tagged, they are this site's
-        layer cache, named for what they are, and a later build of the same stages (an
-        edited variant built `after:` this one) finds them in the cache.
-        """
-        engine = self._engine()
-        repository = stage_repository(tag)
-        for number, image_id in enumerate(stages):
-            if image_id is None:
-                continue
-            old = engine.inspect(f"{repository}:{number}")
-            engine.tag(image_id, repository, str(number))
-            if old is not None and not old.id.startswith(f"sha256:{image_id}"):
-                engine.remove_if_dangling(old.id)
-
-    def forget_stages(self, tag: str) -> None:
-        engine = self._engine()
-        for ref in engine.tags_in(stage_repository(tag)):
-            engine.remove_image(ref)
-
-    def cancel(self) -> None:
-        """After an interrupt: remove the containers and images the cancelled builds had made."""
-        with self._lock:
-            logs = list(self._in_flight)
-        if not logs:
-            return
-        try:
-            cleaner = Engine.connect(self._host, timeout=5)
-        except LivedocsError:
-            return
-        try:
-            deadline = time.monotonic() + 10
-            for log in logs:
-                for container_id in log.containers:  # the step that was running when cancelled
-                    cleaner.remove_container(container_id)
-                for image_id in reversed(log.created):
-                    # the engine may still be removing the cancelled step's container
-                    while cleaner.inspect(image_id) is not None and time.monotonic() < deadline:
-                        cleaner.remove_image(image_id)
-                        if cleaner.inspect(image_id) is not None:
-                            time.sleep(0.2)
-        finally:
-            cleaner.close()

@@ -121,14 +121,10 @@ class PlainLog:
         return None
 
 
-def buildx_available(host: str | None) -> str | None:
-    """buildx's version if `docker buildx` answers, else None (the plugin is the CLI's, not the engine's)."""
-    return _buildx_version()
-
-
 @functools.cache
-def _buildx_version() -> str | None:
-    """Asked once per process."""
+def buildx_version() -> str | None:
+    """buildx's version if `docker buildx` answers, else None; asked once per process (the
+    plugin is the CLI's, the same for every engine)."""
     words = _buildx("version", host=None).split()
     return words[1] if len(words) > 1 else None
 

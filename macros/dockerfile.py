@@ -109,11 +109,3 @@ def rewrite_images(text: str, image_map: Mapping[str, str]) -> str:
             if match and match.group(1) in image_map:
                 lines[index] = line.replace(match.group(0), f"--from={image_map[match.group(1)]}", 1)
     return "".join(lines)
-
-
-def step_line(text: str, step_number: int) -> int | None:
-    """The line of the classic builder's `Step N/M` (1-based, counting instructions)."""
-    steps = instructions(text)
-    if 1 <= step_number <= len(steps):
-        return steps[step_number - 1].line
-    return None

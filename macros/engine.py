@@ -1,15 +1,14 @@
-"""The one module that talks to Docker (through the docker SDK).
+"""The one module that uses the docker SDK: `Engine`, a connected Docker engine.
 
-Everything the rest of the project needs from an engine goes through `Engine`: its
-identity, image inspection and history, classic builds with their log, and run checks
-of containers held on a short leash. Docker's exceptions become the project's own.
+Its identity, its images (list, inspect, history, tag, remove), its event log, and the
+containers the run checks start. Docker's exceptions become the project's own. Builds
+do not go through here: BuildKit is driven by the docker CLI (`builders.py`,
+`buildkit.py`), and what a run check asks of a container is `runs.py`'s.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
-import io
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -20,9 +19,7 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from .buildlog import BuildLog
-from .context import BuildRequest
-from .errors import BuildFailed, EngineUnavailable, LivedocsError, RunFailed
+from .errors import EngineUnavailable, LivedocsError, RunFailed
 from .measurement import EngineFacts
 from .settings import docker_environment
 from .units import iso_utc, unix_nanos
@@ -33,9 +30,6 @@ LABEL_RUN = "org.livedocs.run"
 LABEL_STANDIN = "org.livedocs.standin"
 
 LOCAL_SOCKET = "unix:///var/run/docker.sock"
-BUILDER = "classic"  # the docker SDK's builds go through the classic builder
-_BODY_LIMIT = 64 * 1024
-_LOG_LINES = 20
 _API_ERRORS = (
     docker.errors.DockerException,
     requests.exceptions.RequestException,
@@ -65,6 +59,13 @@ class ImageState:
 def _event_time(nanos: int) -> str:
     """A time as the events endpoint reads it: seconds.nanoseconds."""
     return f"{nanos // 10**9}.{nanos % 10**9:09d}"
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    running: bool
+    exit_code: int | None
+    host_port: int | None  # where the container's port is published on 127.0.0.1, once it is
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class Engine:
                 api_version=str(version.get("ApiVersion", "?")),
                 storage_driver=str(info.get("Driver", "?")),
                 platform=f"{version.get('Os', '?')}/{version.get('Arch', '?')}",
-                builder=BUILDER,
+                builder="",  # the builder stamps its own (builders.py)
                 engine_id=str(info.get("ID", "")),
                 name=str(info.get("Name", "")),
                 host=re.sub(r"//[^@/]*@", "//", self.host),  # ssh://user@host: the user is nobody's business
@@ -300,135 +301,63 @@ class Engine:
         except docker.errors.APIError:
             pass  # still used by a tag or a container: not ours to force
 
-    def build(self, request: BuildRequest, log: BuildLog | None = None) -> tuple[str, BuildLog]:
-        """Build with the classic builder; (image id, log), or BuildFailed with the log."""
-        log = log if log is not None else BuildLog()  # the caller may hold it, to clean up after
-        image_id = None
-        try:
-            stream = self._api.build(
-                fileobj=io.BytesIO(request.context.tar),
-                custom_context=True,
-                dockerfile=request.context.dockerfile,
-                tag=request.tag,
-                labels=dict(request.labels),
-                target=request.target,
-                buildargs=dict(request.build_args),
-                rm=True,
-                forcerm=True,
-                pull=False,
-                decode=True,
-                timeout=int(self.build_timeout),
-            )
-            for chunk in stream:
-                if "stream" in chunk:
-                    log.add(chunk["stream"])
-                if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
-                    image_id = chunk["aux"]["ID"]
-                if "error" in chunk:
-                    message = str(chunk.get("error", "")).strip()
-                    detail = log.failing_output(message)
-                    log.lines.append(message)
-                    raise BuildFailed("the build failed", detail=detail, build_log=log)
-        except BuildFailed:
-            self.discard(log)
-            raise
-        except docker.errors.APIError as error:
-            self.discard(log)
-            raise BuildFailed("the build failed", detail=str(error.explanation or error), build_log=log) from None
-        except _API_ERRORS as error:
-            raise self.stopped(error, " during a build") from None
-        if image_id is None:
-            for line in reversed(log.lines):
-                if line.startswith("Successfully built "):
-                    image_id = line.split()[-1]
-                    break
-        if image_id is None:
-            raise BuildFailed(
-                "the build ended without an image",
-                detail="\n".join(log.lines[-_LOG_LINES:]),
-            )
-        found = self.inspect(image_id)
-        return (found.id if found else image_id), log
+    # -- containers (the run checks' primitives; runs.py decides what to do with them) --
 
-    def discard(self, log: BuildLog) -> None:
-        """A failed classic build leaves the images of its finished steps behind,
-        untagged: remove the ones this build made (newest first, parents pruned)."""
-        for image_id in reversed(log.created):
-            self.remove_image(image_id)
-
-    # -- run checks -------------------------------------------------------------
-
-    def http_check(
+    def start_container(
         self,
         image: str,
         *,
         port: int,
-        paths: Sequence[str],
-        timeout: float,
-        cap_add: Sequence[str] = (),
-    ) -> dict[str, Answer]:
-        """Start `image`, wait for its port on 127.0.0.1, GET each path, remove it.
-
-        The container runs unprivileged: all capabilities dropped (but those the
-        example declares), no new privileges, memory, CPU and process limits, no
-        mounts, its port published on 127.0.0.1 only.
-        """
-        container = None
+        cap_add: Sequence[str],
+        memory: str,
+        cpus: float,
+        pids: int,
+        labels: Mapping[str, str],
+    ) -> str:
+        """Create and start a container of `image` with every capability dropped but `cap_add`,
+        no new privileges, the limits given, and `port` published on 127.0.0.1 only; its ID.
+        Created, then started: `containers.run` would pull an image it cannot find."""
+        container_id = None
         try:
-            # create, then start: `containers.run` would pull an image it cannot find
-            container = self._client.containers.create(
+            created = self._api.create_container(
                 image,
-                ports={f"{port}/tcp": ("127.0.0.1", None)},
-                cap_drop=["ALL"],
-                cap_add=list(cap_add) or None,
-                security_opt=["no-new-privileges"],
-                mem_limit="256m",
-                nano_cpus=1_000_000_000,
-                pids_limit=256,
-                labels={LABEL_RUN: "1"},
+                labels=dict(labels),
+                ports=[port],
+                host_config=self._api.create_host_config(
+                    port_bindings={port: ("127.0.0.1", None)},
+                    cap_drop=["ALL"],
+                    cap_add=list(cap_add) or None,
+                    security_opt=["no-new-privileges"],
+                    mem_limit=memory,
+                    nano_cpus=round(cpus * 1e9),
+                    pids_limit=pids,
+                ),
             )
-            container.start()
-            host_port = self._wait_for_port(container, port, paths[0], timeout)
-            return {path: _get(host_port, path) for path in paths}
-        except (RunFailed, LivedocsError):
-            raise
+            container_id = str(created["Id"])
+            self._api.start(container_id)
+            return container_id
         except docker.errors.ImageNotFound:
             raise RunFailed(f"{image} is no longer in the engine (rebuilt or removed meanwhile)") from None
         except _API_ERRORS as error:
+            if container_id is not None:
+                self.remove_container(container_id)
             raise RunFailed(f"could not run {image}: {error}") from None
-        finally:
-            if container is not None:
-                with contextlib.suppress(*_API_ERRORS):
-                    container.remove(force=True)
 
-    def _wait_for_port(self, container: object, port: int, first_path: str, timeout: float) -> int:
-        deadline = time.monotonic() + timeout
-        last_error = "no answer yet"
-        while time.monotonic() < deadline:
-            container.reload()  # type: ignore[attr-defined]
-            state = container.attrs["State"]  # type: ignore[attr-defined]
-            if not state.get("Running"):
-                raise RunFailed(
-                    f"the container exited with code {state.get('ExitCode')} before answering on port {port}",
-                    detail=self._tail(container),
-                )
-            bindings = (container.attrs["NetworkSettings"].get("Ports") or {}).get(f"{port}/tcp")  # type: ignore[attr-defined]
-            if bindings:
-                host_port = int(bindings[0]["HostPort"])
-                try:
-                    _get(host_port, first_path, timeout=1.0)
-                    return host_port
-                except (OSError, http.client.HTTPException) as error:
-                    last_error = str(error) or type(error).__name__
-            time.sleep(0.1)
-        raise RunFailed(
-            f"nothing answered on port {port} within {timeout:g}s ({last_error})",
-            detail=self._tail(container),
-        )
-
-    def _tail(self, container: object) -> str:
+    def container_state(self, container_id: str, port: int) -> ContainerState:
+        """Whether the container runs, its exit code, and the host port `port` is published on."""
         try:
-            raw = container.logs(tail=_LOG_LINES)  # type: ignore[attr-defined]
+            data = self._api.inspect_container(container_id)
+        except _API_ERRORS as error:
+            raise RunFailed(f"could not inspect the container: {error}") from None
+        state = data.get("State") or {}
+        bindings = ((data.get("NetworkSettings") or {}).get("Ports") or {}).get(f"{port}/tcp")
+        host_port = int(bindings[0]["HostPort"]) if bindings else None
+        return ContainerState(bool(state.get("Running")), state.get("ExitCode"), host_port)
+
+    def container_tail(self, container_id: str, lines: int = 20) -> str:
+        """The container's last lines of output ("" if they cannot be read)."""
+        try:
+            raw = self._api.logs(container_id, tail=lines)
         except _API_ERRORS:
             return ""
         return raw[-8192:].decode("utf-8", "replace").rstrip()
@@ -461,25 +390,3 @@ def _reason(error: BaseException) -> str:
             return reason
     first = text.splitlines()[0] if text else type(error).__name__
     return first[:200]
-
-
-def _get(port: int, path: str, timeout: float = 5.0) -> Answer:
-    """GET http://127.0.0.1:port/path as `curl -i` does; the answer, its body bounded."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        connection.request("GET", path, headers={"User-Agent": "curl/8.14.1", "Accept": "*/*"})
-        response = connection.getresponse()
-        body = response.read(_BODY_LIMIT)
-        return Answer(response.status, response.reason, tuple(response.getheaders()), body.decode("utf-8", "replace"))
-    finally:
-        connection.close()
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP response as `curl -i` shows it: status line, headers in the order sent, body."""
-
-    status: int
-    reason: str
-    headers: tuple[tuple[str, str], ...]
-    body: str

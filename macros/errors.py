@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .buildlog import BuildLog
-
 
 class LivedocsError(Exception):
     """A mistake a user can make (a bad claim, a missing file, no engine, ...).
@@ -43,19 +38,7 @@ class EngineUnavailable(LivedocsError):
 
 
 class BuildFailed(LivedocsError):
-    """An example's build failed; `detail` holds the builder's error text, `build_log` what it ran."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        path: str | None = None,
-        line: int | None = None,
-        detail: str | None = None,
-        build_log: BuildLog | None = None,
-    ) -> None:
-        super().__init__(message, path=path, line=line, detail=detail)
-        self.build_log = build_log
+    """An example's build failed; `detail` holds the builder's error text."""
 
 
 class RunFailed(LivedocsError):

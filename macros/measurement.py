@@ -14,7 +14,8 @@ from typing import Any
 
 from .errors import LivedocsError
 
-# The LABEL steps and layers this site adds to every image it builds (classic builder).
+# The LABEL steps and layers the classic builder (no longer used) added to every image: records
+# made with it list them; BuildKit sets the labels with no step.
 SITE_LABELS = ("LABEL org.livedocs.",)
 
 
@@ -38,7 +39,7 @@ class EngineFacts:
     api_version: str
     storage_driver: str
     platform: str
-    builder: str  # "buildkit" or "classic"
+    builder: str  # "buildkit" ("classic" in records made before it was removed); "" until a builder stamps it
     engine_id: str = ""
     name: str = ""
     host: str = ""

@@ -9,7 +9,6 @@
     LIVEDOCS_ENGINE_TIMEOUT   engine_timeout                  30        (seconds per engine call)
     LIVEDOCS_IMAGE_MAP        image_map                       none      (official ref -> stand-in, YAML)
     LIVEDOCS_WORKERS          workers                         cores, at most 4 (0: no threads)
-    LIVEDOCS_BUILDER          builder                         buildkit where `docker buildx` answers, else classic
     LIVEDOCS_SERVE            -                               detected  (1: problems shown, not fatal)
 
 An environment variable wins over `mkdocs.yml`, so a contributor or CI can override the
@@ -31,7 +30,6 @@ from typing import Any
 from .errors import LivedocsError
 
 MODES = ("auto", "live", "replay")
-BUILDERS = ("buildkit", "classic")
 RECORD = "examples/measurements.json"
 CACHE = ".cache/livedocs"
 
@@ -41,7 +39,6 @@ _SOURCES = {
     "timeout": ("LIVEDOCS_ENGINE_TIMEOUT", "engine_timeout"),
     "image_map": ("LIVEDOCS_IMAGE_MAP", "image_map"),
     "workers": ("LIVEDOCS_WORKERS", "workers"),
-    "builder": ("LIVEDOCS_BUILDER", "builder"),
     "serve": ("LIVEDOCS_SERVE", None),
 }
 
@@ -58,7 +55,6 @@ class Settings:
     timeout: float = 30.0
     image_map: str = ""  # a path, relative to `root` or the working folder; "" for none
     workers: int = 1
-    builder: str = ""  # "" : BuildKit where `docker buildx` answers, else the classic builder
     serve: bool = False
 
     @property
@@ -117,11 +113,6 @@ class Settings:
         if found := raw("workers"):
             workers = int(_number(found, 0, 64, "threads", integer=True))
         image_map = str(found[1]) if (found := raw("image_map")) else ""
-        builder = ""
-        if found := raw("builder"):
-            builder = str(found[1]).strip().lower()
-            if builder not in BUILDERS:
-                raise LivedocsError(f"{found[0]}={found[1]!r}: expected one of {', '.join(BUILDERS)}")
         if found := raw("serve"):
             serve = str(found[1]).lower() not in ("0", "false", "no")
         return cls(
@@ -131,7 +122,6 @@ class Settings:
             timeout=timeout,
             image_map=image_map,
             workers=workers,
-            builder=builder,
             serve=bool(serve),
         )
 

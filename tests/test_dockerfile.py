@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from macros.dockerfile import base_images, instructions, rewrite_images, step_line
+from macros.dockerfile import base_images, instructions, rewrite_images
 
 DOCKERFILE = """\
 # syntax comment
@@ -50,8 +50,3 @@ def test_rewrite_changes_only_mapped_from_lines_and_keeps_line_numbers() -> None
 def test_rewrite_maps_copy_from_an_image() -> None:
     text = "FROM scratch\nCOPY --from=alpine:3.19 /etc/passwd /etc/passwd\n"
     assert rewrite_images(text, MAP).splitlines()[1] == "COPY --from=standin/alpine:3.19 /etc/passwd /etc/passwd"
-
-
-def test_step_line_points_at_the_instruction() -> None:
-    assert step_line(DOCKERFILE, 5) == 8
-    assert step_line(DOCKERFILE, 99) is None

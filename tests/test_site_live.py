@@ -347,10 +347,12 @@ def test_the_go_standin_keeps_to_its_own_go_as_the_official_image_does(store: st
     assert "GOTOOLCHAIN=local" in json.loads(env)
 
 
-def test_without_buildx_the_classic_builder_builds_and_a_warm_build_keys_for_it(site: TinySite, tmp_path: Path) -> None:
-    """A docker CLI without its buildx plugin: one warning, the classic builder builds and the
-    record says so; the next build, which keys for BuildKit until it must ask, keys again for
-    the builder there is and builds nothing."""
+def test_without_buildx_a_build_that_must_build_fails_once_and_a_warm_one_needs_none(
+    site: TinySite, tmp_path: Path
+) -> None:
+    """A docker CLI without its buildx plugin: a build that has an image to build fails with
+    one message naming the missing plugin (not one per image) and records nothing; once the
+    images are built (with buildx), a build without the plugin needs none and passes."""
     shim = tmp_path / "bin"
     shim.mkdir()
     real = shutil.which("docker")
@@ -364,11 +366,16 @@ def test_without_buildx_the_classic_builder_builds_and_a_warm_build_keys_for_it(
     path = f"{shim}:{os.environ['PATH']}"
     site.example("hello")
     site.write("# t\n{{ size('fixture-hello') }}\n")
-    first = site.build(path=path)
-    assert first.code == 0, first.output
-    assert "building with the deprecated classic builder" in first.output
-    assert first.entry("fixture-hello")["engine"]["builder"] == "classic"
+    if cli("images", "-q", "fixture-hello"):
+        cli("rmi", "fixture-hello")  # cold: there is an image to build
+    failed = site.build(path=path)
+    assert failed.code != 0
+    assert failed.output.count("`docker buildx version` does not answer") == 1, failed.output
+    assert "no buildx plugin" in failed.output and "Traceback" not in failed.output
+    assert "livedocs: build" not in failed.output, "nothing is said to build where nothing can"
+    built = site.build()
+    assert built.code == 0, built.output
     again = site.build(path=path)
     assert again.code == 0, again.output
     assert "livedocs: building" not in again.output
-    assert again.record() == first.record()
+    assert again.record() == built.record()

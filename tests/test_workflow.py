@@ -133,7 +133,7 @@ def test_every_store_is_measured_live_against_the_real_base_images(workflow: dic
     assert measure["strategy"]["matrix"]["store"] == STORES
     assert measure["strategy"]["fail-fast"] is False, "a false claim on one store must not hide the other's"
     assert measure["runs-on"] == "ubuntu-24.04" and "permissions" not in measure
-    assert measure["env"]["LIVEDOCS_ENGINE"] == "live" and measure["env"]["LIVEDOCS_BUILDER"] == "buildkit"
+    assert measure["env"]["LIVEDOCS_ENGINE"] == "live"
     assert "matrix.store" in measure["env"]["STORE"]
     bases = set(yaml.safe_load(IMAGE_MAP.read_text()))
     lines = steps(measure)

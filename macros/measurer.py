@@ -1,0 +1,125 @@
+"""Building one planned image and reading its figures off the engine.
+
+`build` runs the builder on the plan's context and reads the image it made (size, content
+size, layers, steps, what the builder printed); `build_failure` runs a build declared to
+fail and keeps its error. Either gives a `Measurement` stamped with the engine and the time.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from . import clock
+from .builders import Builder, Built, stage_repository
+from .context import BuildContext, BuildRequest, build_context
+from .engine import LABEL_EXAMPLE, LABEL_KEY, Engine
+from .errors import BuildFailed
+from .imageindex import ImageIndex
+from .measurement import EngineFacts, LayerEntry, Measurement
+from .planner import Plan
+from .sources import Progress
+from .units import human_size, iso_utc
+
+
+class Measurer:
+    def __init__(
+        self,
+        root: Path,
+        engine: Callable[[], Engine],
+        builder: Callable[[], Builder],
+        facts: Callable[[], EngineFacts],
+        index: ImageIndex,
+    ) -> None:
+        self.root = root
+        self._engine = engine  # this thread's connection
+        self._builder = builder  # connected when a build first needs it
+        self._facts = facts  # the engine and builder, for the record
+        self.index = index
+
+    def build(self, plan: Plan, image_map: Mapping[str, str], replaced: str | None, say: Progress) -> Measurement:
+        """Build the image (tagged as the chapter names it), then read its figures; an image
+        `replaced` by it is removed if nothing else names it."""
+        spec = plan.spec
+        builder = self._builder()  # before saying "building": there may be none
+        say(f"livedocs: building {spec.tag} from {plan.dockerfile}")
+        started = time.monotonic()
+        # an edited variant is sent with a nonce: its context differs from its original's
+        sent = build_context(spec, self.root, image_map, nonce=uuid.uuid4().hex) if spec.edit else plan.context
+        try:
+            built = builder.build(self._request(plan, sent, spec.tag))
+        except BuildFailed as failure:
+            raise BuildFailed(
+                f"building {spec.tag} failed: {failure.detail}",
+                path=plan.dockerfile,
+                line=failure.line,
+                detail=failure.detail,
+            ) from None
+        if replaced is not None and replaced != built.image_id:
+            self._engine().remove_if_dangling(replaced)  # untagged by this build: nobody else needs it
+        measurement = self._read_image(plan, built)
+        size = human_size(measurement.size_bytes or 0)
+        say(f"livedocs: built {spec.tag} in {time.monotonic() - started:.1f}s: {size}")
+        return measurement
+
+    def build_failure(self, plan: Plan, say: Progress) -> Measurement:
+        """A build meant to fail: its real error, or an error of ours if it built."""
+        builder = self._builder()
+        say(f"livedocs: building {plan.spec.tag} (expected to fail) from {plan.dockerfile}")
+        started = time.monotonic()
+        unexpected = f"{stage_repository(plan.spec.tag)}:unexpected"
+        try:
+            builder.build(self._request(plan, plan.context, unexpected))
+        except BuildFailed as failure:
+            say(f"livedocs: {plan.spec.tag} failed as expected in {time.monotonic() - started:.1f}s")
+            return self.measurement(plan, error=failure.detail or failure.message, failed_line=failure.line)
+        self._engine().remove_image(unexpected)
+        raise plan.spec.error(
+            f"{plan.spec.tag} is declared 'expect: failure' but its build succeeded ({plan.dockerfile})"
+        )
+
+    def measurement(self, plan: Plan, **figures: object) -> Measurement:
+        """A measurement of `plan`'s image on this engine, now: its figures as given."""
+        return Measurement(
+            key=plan.key,
+            example=plan.spec.example,
+            dockerfile=plan.dockerfile,
+            base_images=plan.bases,
+            engine=self._facts(),
+            measured_at=iso_utc(clock.now()),
+            sources=plan.sources,
+            **figures,  # type: ignore[arg-type]
+        )
+
+    def _request(self, plan: Plan, context: BuildContext, tag: str) -> BuildRequest:
+        labels = {LABEL_KEY: plan.key, LABEL_EXAMPLE: plan.spec.example}
+        return BuildRequest(context, tag, labels, plan.spec.target, plan.spec.build_args)
+
+    def _read_image(self, plan: Plan, built: Built) -> Measurement:
+        """The figures of a freshly built image, as the engine reports them."""
+        engine = self._engine()
+        info = engine.inspect(built.image_id)
+        if info is None:
+            raise plan.spec.error(f"{plan.spec.tag} was built but the engine cannot find it")
+        size, content = engine.listed_sizes(info.id)
+        history = engine.history(info.id)  # newest first
+        inherited = self.index.inherited_rows(
+            plan.bases.values(), [(row.created_by, row.size_bytes) for row in history]
+        )
+        layers = [
+            LayerEntry(layer.created_by, layer.size_bytes, number >= len(history) - inherited)
+            for number, layer in enumerate(history)
+        ]
+        return self.measurement(
+            plan,
+            size_bytes=size,
+            image_id=info.id,
+            created=info.created,
+            layers=tuple(layers),
+            steps=built.steps,
+            listing=built.listing,
+            context_bytes=built.context_bytes,
+            content_size_bytes=content,
+        )

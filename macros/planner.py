@@ -1,0 +1,110 @@
+"""What each image is built from, and whether the engine already holds it.
+
+A `Plan` is an image's inputs as sent (context, base images, builder) under one key; an
+image is current when the engine's image of its tag carries that key and is the one the
+record (or another build of this machine, `shelf.py`) measured. No engine work but the
+index's one listing per build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .context import BuildContext, Contexts, cache_key, source_digest
+from .engine import LABEL_KEY
+from .errors import LivedocsError
+from .examples import ImageSpec
+from .imageindex import ImageIndex
+from .measurement import BaseImage, Measurement
+from .shelf import Shelf
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one image is built from: its spec, the context as sent, its key, its base images."""
+
+    spec: ImageSpec
+    context: BuildContext
+    key: str
+    bases: dict[str, BaseImage]
+    dockerfile: str  # repository-relative, for messages and the record
+    builder: str  # the name of the builder the key is for
+    sources: str  # what the reader's folder holds (context.source_digest)
+
+
+class Planner:
+    def __init__(self, root: Path, contexts: Contexts, index: ImageIndex, builder: str) -> None:
+        self.root = root
+        self.contexts = contexts
+        self.index = index
+        self.builder = builder
+
+    def fingerprint(self, spec: ImageSpec) -> str:
+        """What decides whether an image must be looked at again; no engine work."""
+        try:
+            digest = self.contexts.of(spec).digest
+        except LivedocsError as error:
+            digest = f"error:{error}"
+        settings = (spec.dockerfile, spec.context, spec.target, sorted(spec.build_args.items()))
+        settings += (spec.expect_failure, spec.after, sorted(spec.edit.items()), spec.run, spec.together)
+        return hashlib.sha256(f"{digest}|{settings!r}".encode()).hexdigest()
+
+    def stale(self, measured: Mapping[str, str], specs: Mapping[str, ImageSpec]) -> set[str]:
+        """Of the images `measured` (tag -> fingerprint), those whose inputs changed, and every
+        image built `after:` or `together` with one of them."""
+        stale = {
+            t for t, fingerprint in measured.items() if t not in specs or self.fingerprint(specs[t]) != fingerprint
+        }
+        changed = True
+        while changed:
+            changed = False
+            for tag, spec in specs.items():
+                linked = {spec.after, spec.together} | {t for t, o in specs.items() if o.together == tag}
+                if tag not in stale and linked & stale and tag in measured:
+                    stale.add(tag)
+                    changed = True
+        return stale
+
+    def plan(self, spec: ImageSpec, specs: Mapping[str, ImageSpec], image_map: Mapping[str, str]) -> Plan:
+        """What `spec` is built from, keyed for this planner's builder."""
+        context = self.contexts.of(spec)
+        bases = self.index.bases(spec, context.dockerfile_text, image_map)
+        key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, self.builder)
+        partners = [t for t, other in sorted(specs.items()) if spec.together == t or other.together == spec.tag]
+        if partners:  # timings compared with another image's: a change to either rebuilds both
+            inputs = [key, *(self.fingerprint(specs[t]) for t in partners)]
+            key = hashlib.sha256("|".join(inputs).encode()).hexdigest()
+        sources = source_digest(self.root, spec)
+        shown = spec.dockerfile_path.relative_to(self.root).as_posix()
+        return Plan(spec, context, key, bases, shown, self.builder, sources)
+
+    def current(self, plan: Plan, recorded: Measurement | None) -> Measurement | None:
+        """The recorded measurement, if the engine's image (or, for a failure, the record) is
+        still what `plan` builds."""
+        if recorded is None or recorded.key != plan.key:
+            return None
+        if recorded.sources != plan.sources:  # the same build, recorded before sources were: say what they are
+            recorded = replace(recorded, sources=plan.sources)
+        if plan.spec.expect_failure:
+            return recorded if recorded.error is not None else None
+        existing = self.index.tagged(plan.spec.tag)
+        if existing is None or existing.labels.get(LABEL_KEY) != plan.key or existing.id != recorded.image_id:
+            return None
+        return recorded
+
+    def shared(self, plan: Plan, shelf: Shelf) -> Measurement | None:
+        """What another build (another process or checkout) measured of `plan`, if the engine's
+        image of the tag is still the one it measured: taken as it is, not built again."""
+        shared = shelf.get(plan.key)
+        if shared is None or shared.example != plan.spec.example:
+            return None
+        if not plan.spec.expect_failure:
+            existing = self.index.inspect_now(plan.spec.tag)  # now, not from this build's first listing
+            if existing is None or existing.labels.get(LABEL_KEY) != plan.key or existing.id != shared.image_id:
+                return None
+        elif shared.error is None:
+            return None
+        return replace(shared, sources=plan.sources)
