@@ -20,6 +20,7 @@ images:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,41 +121,9 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
         def fail(message: str, tag: Any = tag, line: int = line) -> LivedocsError:
             return LivedocsError(f"image {tag}: {message}", path=shown, line=line)
 
-        settings = declared or {}
-        if not isinstance(settings, dict):
-            raise fail("settings must be a mapping")
-        unknown = set(settings) - _IMAGE_KEYS
-        if unknown:
-            raise fail(
-                f"unknown setting(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(_IMAGE_KEYS))}"
-            )
-        run = None
-        if "run" in settings:
-            run_settings = settings["run"]
-            if not isinstance(run_settings, dict) or not isinstance(run_settings.get("port"), int):
-                raise fail("run: needs at least 'port: <container port>'")
-            unknown = set(run_settings) - _RUN_KEYS
-            if unknown:
-                raise fail(f"run: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
-            timeout = run_settings.get("timeout", 20)
-            if not isinstance(timeout, int | float) or not 0 < timeout <= 600:
-                raise fail("run.timeout must be a number of seconds between 0 and 600")
-            run = RunSpec(
-                port=run_settings["port"],
-                paths=_strings(run_settings.get("paths", ["/"]), "run.paths", fail),
-                timeout=float(timeout),
-                cap_add=_strings(run_settings.get("cap_add", []), "run.cap_add", fail),
-            )
+        settings = _image_settings(declared, fail)
+        run = _run_spec(settings["run"], fail) if "run" in settings else None
         expect = settings.get("expect", "success")
-        if expect not in ("success", "failure"):
-            raise fail("expect must be 'success' or 'failure'")
-        for key in ("dockerfile", "context", "target", "after", "lint", "together"):
-            if key in settings and not isinstance(settings[key], str):
-                raise fail(f"{key} must be a text")
-        for key in ("build_args", "edit"):
-            value = settings.get(key, {})
-            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-                raise fail(f"{key} must be a mapping of texts")
         spec = ImageSpec(
             tag=str(tag),
             example=folder.name,
@@ -175,6 +144,45 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
         _check_paths(spec, root, fail)
         specs.append(spec)
     return specs
+
+
+def _image_settings(declared: Any, fail: Callable[[str], LivedocsError]) -> dict[str, Any]:
+    """One image's settings, their keys and types checked."""
+    settings = declared or {}
+    if not isinstance(settings, dict):
+        raise fail("settings must be a mapping")
+    unknown = set(settings) - _IMAGE_KEYS
+    if unknown:
+        known = ", ".join(sorted(_IMAGE_KEYS))
+        raise fail(f"unknown setting(s) {', '.join(sorted(map(str, unknown)))}; known: {known}")
+    if settings.get("expect", "success") not in ("success", "failure"):
+        raise fail("expect must be 'success' or 'failure'")
+    for key in ("dockerfile", "context", "target", "after", "lint", "together"):
+        if key in settings and not isinstance(settings[key], str):
+            raise fail(f"{key} must be a text")
+    for key in ("build_args", "edit"):
+        value = settings.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise fail(f"{key} must be a mapping of texts")
+    return settings
+
+
+def _run_spec(run_settings: Any, fail: Callable[[str], LivedocsError]) -> RunSpec:
+    """An image's `run:` section: the port its container answers on, the paths to GET."""
+    if not isinstance(run_settings, dict) or not isinstance(run_settings.get("port"), int):
+        raise fail("run: needs at least 'port: <container port>'")
+    unknown = set(run_settings) - _RUN_KEYS
+    if unknown:
+        raise fail(f"run: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
+    timeout = run_settings.get("timeout", 20)
+    if not isinstance(timeout, int | float) or not 0 < timeout <= 600:
+        raise fail("run.timeout must be a number of seconds between 0 and 600")
+    return RunSpec(
+        port=run_settings["port"],
+        paths=_strings(run_settings.get("paths", ["/"]), "run.paths", fail),
+        timeout=float(timeout),
+        cap_add=_strings(run_settings.get("cap_add", []), "run.cap_add", fail),
+    )
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -141,3 +141,14 @@ def test_a_nonce_makes_an_edit_new_to_the_engine(tmp_path: Path) -> None:
     marked = sent(build_context(spec, tmp_path, MAP, nonce="n0nce").tar)
     assert marked["main.go"] == "new\n// livedocs edit n0nce\n"
     assert {k: v for k, v in marked.items() if k != "main.go"} == {k: v for k, v in plain.items() if k != "main.go"}
+
+
+def test_a_dockerignore_that_lists_itself_keeps_itself_out(tmp_path: Path) -> None:
+    """BuildKit does not send a `.dockerignore` that lists itself (checked against the engine in
+    test_context_engine.py). This is the case where the docker SDK's PatternMatcher, which always
+    re-includes `.dockerignore`, differs from the CLI; so the site keeps its own matcher."""
+    (tmp_path / ".dockerignore").write_text(".dockerignore\n*.md\n")
+    rules = read_dockerignore(tmp_path)
+    assert is_ignored(".dockerignore", rules)
+    assert is_ignored("a.md", rules)
+    assert not is_ignored("Dockerfile", rules)

@@ -1,0 +1,63 @@
+"""The site's `.dockerignore` matching against what BuildKit itself sends, on the real engine."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from macros.context import is_ignored, read_dockerignore
+
+pytestmark = pytest.mark.engine
+
+FILES = [
+    "Dockerfile",
+    "a.md",
+    "keep.md",
+    "b.txt",
+    "x.tmp",
+    "notes/draft.md",
+    "sub/a.tmp",
+    "sub/deeper/a.tmp",
+    "docs/a.md",
+    "docs/sub/a.md",
+    "build/out.bin",
+    "build/keep/this.txt",
+]
+IGNORE = [
+    ".dockerignore",  # lists itself: the case where docker's PatternMatcher differs
+    "*.md",
+    "!keep.md",
+    "notes",
+    "**/deeper/*.tmp",
+    "*.tmp",
+    "docs/*.md",
+    "build",
+    "!build/keep",
+]
+
+
+def test_the_files_the_site_sends_are_the_ones_buildkit_sends(tmp_path: Path) -> None:
+    """A folder with a `.dockerignore` of every kind of pattern, built `FROM scratch` with
+    `COPY . /` and exported: the files BuildKit copied are exactly those the site's matcher keeps."""
+    folder = tmp_path / "context"
+    for name in FILES:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(name)
+    (folder / "Dockerfile").write_text("FROM scratch\nCOPY . /\n")
+    (folder / ".dockerignore").write_text("\n".join(IGNORE) + "\n")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        ["docker", "buildx", "build", "--quiet", "--output", f"type=local,dest={out}", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    sent = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    rules = read_dockerignore(folder)
+    kept = {name for name in [*FILES, ".dockerignore"] if not is_ignored(name, rules)}
+    assert sent == kept
+    assert ".dockerignore" not in sent and "keep.md" in sent and "build/keep/this.txt" in sent
