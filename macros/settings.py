@@ -62,6 +62,11 @@ class Settings:
         return self.root / RECORD
 
     @property
+    def record_lock(self) -> Path:
+        """The one lock every writer of the record takes: site builds and `merge_records.py`."""
+        return self.cache_dir / "record.lock"
+
+    @property
     def cache_dir(self) -> Path:
         """Locks and other working files: outside examples/, which `mkdocs serve` watches."""
         return self.root / CACHE

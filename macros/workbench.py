@@ -43,7 +43,7 @@ class Workbench:
         self.settings = settings
         self.root = settings.root
         self.specs = load_examples(self.root)
-        self.record = Record(settings.record_path, settings.cache_dir / "record.lock", RECORD)
+        self.record = Record(settings.record_path, settings.record_lock, RECORD)
         self.image_map = load_image_map(self.root, settings.image_map) if settings.mode != "replay" else {}
         self.contexts = Contexts(self.root, self.image_map)  # assembled once, for every store
         self.views: list[Source] = []

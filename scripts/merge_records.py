@@ -3,7 +3,9 @@
     python scripts/merge_records.py examples/measurements.json containerd=a.json overlay2=b.json
 
 Each argument after the target names a store and the record a build on that store wrote;
-only that store's figures are taken from it. Prints the drift lines.
+only that store's figures are taken from it. Prints the drift lines. The target is a site's
+record (`<site>/examples/measurements.json`), merged under the lock site builds take
+(`Settings.record_lock`), so that a merge and a build never write it at once.
 """
 
 from __future__ import annotations
@@ -15,21 +17,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from macros.errors import LivedocsError
 from macros.record import merge_records
+from macros.settings import RECORD, Settings
 
 
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or not all("=" in arg for arg in argv[1:]):
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    target = Path(argv[0])
+    target = Path(argv[0]).resolve()
+    settings = Settings(root=target.parent.parent)
+    if target != settings.record_path:
+        print(f"merge_records: {argv[0]}: expected a site's {RECORD}", file=sys.stderr)
+        return 2
     measured = [(Path(path), store) for store, _, path in (arg.partition("=") for arg in argv[1:])]
     try:
-        for line in merge_records(target, target.parent / ".merge.lock", measured):
+        for line in merge_records(target, settings.record_lock, measured):
             print(f"livedocs drift: {line}")
     except LivedocsError as error:
         print(f"merge_records: {error}", file=sys.stderr)
         return 1
-    (target.parent / ".merge.lock").unlink(missing_ok=True)
     return 0
 
 

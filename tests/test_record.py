@@ -144,3 +144,38 @@ def test_records_of_two_runners_merge_store_by_store(tmp_path: Path) -> None:
     assert drift == ["x on containerd  10B -> 11B  (+10.0%)", "x on overlay2    20B -> 22B  (+10.0%)"]
     merged = json.loads(target.read_text())["images"]["x"]
     assert (merged["containerd"]["size_bytes"], merged["overlay2"]["size_bytes"]) == (11, 22)
+
+
+def test_a_merge_waits_for_a_build_holding_the_record(tmp_path: Path) -> None:
+    """`scripts/merge_records.py` takes the lock site builds take (`Settings.record_lock`): while
+    a build holds it, the merge waits; once it is released, the merge writes."""
+    from macros.files import locked
+    from macros.settings import Settings
+
+    settings = Settings(root=tmp_path)
+    target = settings.record_path
+    target.parent.mkdir(parents=True)
+    Record(target, settings.record_lock).save()
+    measured = tmp_path / "overlay2.json"
+    record = Record(measured, tmp_path / "other.lock")
+    record.put("x", "overlay2", image(20))
+    record.save()
+    command = [sys.executable, str(REPO / "scripts" / "merge_records.py"), str(target), f"overlay2={measured}"]
+    with locked(settings.record_lock):
+        merge = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            merge.wait(timeout=2)
+        assert json.loads(target.read_text())["images"] == {}
+    output, _ = merge.communicate(timeout=30)
+    assert merge.returncode == 0, output
+    assert json.loads(target.read_text())["images"]["x"]["overlay2"]["size_bytes"] == 20
+
+
+def test_merge_records_names_a_target_that_is_no_sites_record(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "merge_records.py"), str(tmp_path / "x.json"), "overlay2=a.json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2 and "expected a site's examples/measurements.json" in done.stderr
