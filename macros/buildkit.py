@@ -1,8 +1,8 @@
 """Builds through BuildKit: `docker buildx build --progress=plain`, as a reader runs them.
 
 The docker SDK cannot drive BuildKit, so the build runs the docker CLI's buildx plugin
-(the docker driver: the image lands in the engine's own store), from a temporary folder
-holding the build context exactly as the site assembled it. What it prints with
+(the docker driver: the image lands in the engine's own store), from a folder holding the
+build context exactly as the site assembled it (`lay_out`). What it prints with
 `--progress=plain` is what a reader sees; `PlainLog` reads it as it streams: the
 numbered `[stage n/m]` steps, which came from the cache, how long each took, what was
 sent of the build context, and the error of a failed build with its Dockerfile line.
@@ -17,11 +17,13 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tarfile
 import tempfile
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .context import BuildRequest
 from .errors import BuildFailed, LivedocsError
@@ -154,6 +156,63 @@ def _buildx(command: str, host: str | None) -> str:
     return done.stdout if done.returncode == 0 else ""
 
 
+def lay_out(folder: Path, request: BuildRequest) -> None:
+    """Make `folder` hold exactly the files of the context, each with its date.
+
+    BuildKit sends a file again when its size, mode or date differ from what it last received
+    from a folder of that name. So a file whose bytes are there already keeps its place; one
+    whose bytes changed is written with its date, or one second later if that date is the
+    old one (BuildKit would not look at it otherwise); a file no longer in the context goes.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted: set[str] = set()
+    with tarfile.open(fileobj=io.BytesIO(request.context.tar)) as archive:
+        for member in archive.getmembers():
+            wanted.add(member.name)
+            target = folder / member.name
+            when = request.times.get(member.name, member.mtime)
+            if member.issym():
+                if not (target.is_symlink() and os.readlink(target) == member.linkname):
+                    _remove(target)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.symlink(member.linkname, target)
+                continue
+            stream = archive.extractfile(member)
+            data = stream.read() if stream is not None else b""
+            _place(target, data, member.mode, when)
+    for path in sorted(folder.rglob("*"), reverse=True):  # the deepest first
+        relative = path.relative_to(folder).as_posix()
+        if relative not in wanted and not any(name.startswith(relative + "/") for name in wanted):
+            _remove(path)
+
+
+def _place(target: Path, data: bytes, mode: int, when: int) -> None:
+    """`target` holds `data`, with `mode` and date `when` (or a date that differs from its old one)."""
+    old = target.lstat() if target.is_symlink() or target.exists() else None
+    if old is not None and stat.S_ISREG(old.st_mode) and target.read_bytes() == data:
+        if stat.S_IMODE(old.st_mode) != mode:
+            os.chmod(target, mode)
+        if int(old.st_mtime) != when:
+            os.utime(target, (when, when))
+        return
+    if old is not None:
+        if int(old.st_mtime) == when:
+            when += 1  # new bytes under the old date: BuildKit would take the file as unchanged
+        if not stat.S_ISREG(old.st_mode):
+            _remove(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    os.chmod(target, mode)
+    os.utime(target, (when, when))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.is_symlink() or path.exists():
+        path.unlink()
+
+
 class BuildKitBuilder:
     """`docker buildx build` against one engine; running builds can be cancelled."""
 
@@ -166,20 +225,28 @@ class BuildKitBuilder:
         self._lock = threading.Lock()
 
     def build(self, request: BuildRequest, log: PlainLog | None = None) -> PlainLog:
-        """Build; the log, or BuildFailed whose detail is the builder's own error text."""
+        """Build; the log, or BuildFailed whose detail is the builder's own error text.
+
+        The context is laid out in a folder, as a reader's `docker build .` sends one:
+        BuildKit then reads its .dockerignore as it would for the reader, and sends only the
+        files that changed since its last build from a folder of that name (`lay_out`).
+        """
         log = log if log is not None else PlainLog()
         command = ["docker", "buildx", "build", "--progress=plain"]
-        command += [f"--label={k}={v}" for k, v in request.labels.items()]
         command += [f"--build-arg={k}={v}" for k, v in request.build_args.items()]
-        command += ["-t", request.tag]
+        if request.cache_only:
+            command += ["--output", "type=cacheonly"]
+        else:
+            command += [f"--label={k}={v}" for k, v in request.labels.items()]
+            command += ["-t", request.tag]
         if request.target:
             command += ["--target", request.target]
-        with tempfile.TemporaryDirectory(prefix="livedocs-context-") as folder:
-            # A folder, as a reader's `docker build .` sends: BuildKit then reports the
-            # context it transfers, and reads .dockerignore as it would for the reader.
-            with tarfile.open(fileobj=io.BytesIO(request.context.tar)) as archive:
-                archive.extractall(folder, filter="tar")
-            command += ["-f", os.path.join(folder, request.context.dockerfile), folder]
+        with contextlib.ExitStack() as stack:
+            folder = request.folder
+            if folder is None:
+                folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="livedocs-context-")))
+            lay_out(folder, request)
+            command += ["-f", str(folder / request.context.dockerfile), str(folder)]
             self._run(command, log)
         return log
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from .dockerfile import rewrite_images
 from .errors import LivedocsError
 from .examples import MANIFEST, ImageSpec
+from .filetimes import commit_times, file_time
 
 _FIXED_MTIME = 946684800  # 2000-01-01: file times must not change the key
 
@@ -96,21 +97,26 @@ def is_ignored(relative: str, rules: Iterable[tuple[bool, re.Pattern[str]]]) -> 
 
 @dataclass(frozen=True)
 class BuildContext:
-    tar: bytes
+    tar: bytes  # every file with one fixed date: the key depends on contents, not on dates
     digest: str  # sha256 of the tar, which is deterministic
     dockerfile: str  # path of the Dockerfile inside the context
     dockerfile_text: str  # as sent (FROM lines rewritten)
+    sources: Mapping[str, Path] = field(default_factory=dict)  # each file's source (an edit's copy)
+    edited: frozenset[str] = frozenset()  # the files an edit replaced, with a nonce: new to the engine
 
 
 @dataclass(frozen=True)
 class BuildRequest:
-    """One build: the context as sent, and what to do with it."""
+    """One build: the context as sent, where to lay it out, and what to do with it."""
 
     context: BuildContext
     tag: str
     labels: Mapping[str, str]
     target: str | None = None
     build_args: Mapping[str, str] = field(default_factory=dict)
+    folder: Path | None = None  # the folder the context is laid out in (None: a new temporary one)
+    times: Mapping[str, int] = field(default_factory=dict)  # each file's date there (Unix time)
+    cache_only: bool = False  # build, keep nothing but the cache (a folder's first transfer)
 
 
 def _files(context: Path, repository: Path, spec: ImageSpec) -> list[tuple[str, Path]]:
@@ -139,8 +145,9 @@ def source_digest(repository: Path, spec: ImageSpec) -> str:
     digest = hashlib.sha256()
     settings = [spec.dockerfile, spec.target or "", *sorted(f"{k}={v}" for k, v in spec.build_args.items())]
     settings += sorted(f"edit:{k}={v}" for k, v in spec.edit.items())
-    digest.update("\n".join(["livedocs-sources-v1", *settings]).encode("utf-8"))
-    for relative, path in _files(spec.context_path, repository, spec):
+    digest.update("\n".join(["livedocs-sources-v2", *settings]).encode("utf-8"))
+    edits = [(f"edit:{original}", repository / copy) for original, copy in sorted(spec.edit.items())]
+    for relative, path in [*_files(spec.context_path, repository, spec), *edits]:
         digest.update(f"\0{relative}\0".encode())
         digest.update(os.readlink(path).encode() if path.is_symlink() else path.read_bytes())
     return digest.hexdigest()
@@ -165,12 +172,13 @@ def build_context(
     context = spec.context_path
     if not context.is_dir():
         raise spec.error(f"build context {spec.context!r} is not a folder")
-    replacements = {original: context / replacement for original, replacement in spec.edit.items()}
+    replacements = {original: repository / replacement for original, replacement in spec.edit.items()}
     buffer = io.BytesIO()
     dockerfile_text = ""
+    sources: dict[str, Path] = {}
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for relative, path in _files(context, repository, spec):
-            source = replacements.get(relative, path)
+            source = sources[relative] = replacements.get(relative, path)
             info = tarfile.TarInfo(relative)
             info.mtime = _FIXED_MTIME
             info.uid = info.gid = 0
@@ -198,6 +206,8 @@ def build_context(
         digest=hashlib.sha256(payload).hexdigest(),
         dockerfile=spec.dockerfile,
         dockerfile_text=dockerfile_text,
+        sources=sources,
+        edited=frozenset(replacements) if nonce else frozenset(),
     )
 
 
@@ -214,6 +224,16 @@ class Contexts:
         self.image_map = dict(image_map)
         self._lock = threading.Lock()
         self._made: dict[str, BuildContext | LivedocsError] = {}
+        self._times: dict[str, int] | None = None
+
+    def times(self, context: BuildContext) -> dict[str, int]:
+        """The date each file of `context` carries into the folder it is built from: its last
+        commit's (`filetimes.py`); asked of git once per build, and only when something is built."""
+        with self._lock:
+            if self._times is None:
+                self._times = commit_times(self.root)
+            times = self._times
+        return {relative: file_time(source, self.root, times) for relative, source in context.sources.items()}
 
     def of(self, spec: ImageSpec) -> BuildContext:
         with self._lock:
@@ -239,6 +259,7 @@ class Contexts:
         with self._lock:
             self.image_map = dict(image_map)
             self._made.clear()
+            self._times = None
 
 
 def cache_key(spec: ImageSpec, context: BuildContext, base_ids: Mapping[str, str], builder: str) -> str:

@@ -8,7 +8,8 @@ images:
     build_args: {KEY: value}  # optional
     expect: failure           # the build must fail (default: success)
     after: go-app-single      # build only once that image is built
-    edit: {main.go: main_edited.go}   # send the context with a file replaced
+    edit: [main.go]           # built again after an edit: these files of the context are
+                              # replaced by their edited copies in examples/_edits/<app>/
     lint: broken              # a deliberately broken example (no linting)
     together: go-app-other    # always rebuilt with that image: durations compared come from one run
     run:                      # a run check
@@ -31,6 +32,7 @@ from .errors import LivedocsError
 from .files import load_yaml
 
 MANIFEST = "livedocs.yml"
+EDITS = "examples/_edits"  # an `edit:` file's edited copy: EDITS/<example>/<file>
 _IMAGE_KEYS = {
     "dockerfile",
     "context",
@@ -136,7 +138,7 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
             build_args={str(k): v for k, v in settings.get("build_args", {}).items()},
             expect_failure=expect == "failure",
             after=settings.get("after"),
-            edit={str(k): v for k, v in settings.get("edit", {}).items()},
+            edit={str(name): f"{EDITS}/{folder.name}/{name}" for name in settings.get("edit", [])},
             lint=settings.get("lint"),
             run=run,
             together=settings.get("together"),
@@ -160,10 +162,12 @@ def _image_settings(declared: Any, fail: Callable[[str], LivedocsError]) -> dict
     for key in ("dockerfile", "context", "target", "after", "lint", "together"):
         if key in settings and not isinstance(settings[key], str):
             raise fail(f"{key} must be a text")
-    for key in ("build_args", "edit"):
-        value = settings.get(key, {})
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise fail(f"{key} must be a mapping of texts")
+    build_args = settings.get("build_args", {})
+    if not isinstance(build_args, dict) or not all(isinstance(v, str) for v in build_args.values()):
+        raise fail("build_args must be a mapping of texts")
+    edit = settings.get("edit", [])
+    if not isinstance(edit, list) or not all(isinstance(name, str) for name in edit):
+        raise fail(f"edit must be a list of the files edited (their edited copies in {EDITS}/<example>/)")
     return settings
 
 
@@ -202,11 +206,10 @@ def _check_paths(spec: ImageSpec, root: Path, fail: Any) -> None:
         )
         raise fail(f"Dockerfile not found: {shown}")
     for original, replacement in spec.edit.items():
-        for name in (original, replacement):
-            if not _inside(spec.context_path / name, spec.context_path):
-                raise fail(f"edit: {name!r} is outside the build context")
-        if not (spec.context_path / replacement).is_file():
-            raise fail(f"edit: replacement file {replacement!r} not found")
+        if not _inside(spec.context_path / original, spec.context_path):
+            raise fail(f"edit: {original!r} is outside the build context")
+        if not (root / replacement).is_file():
+            raise fail(f"edit: the edited copy of {original} is not there: {replacement}")
 
 
 def load_examples(root: Path) -> dict[str, ImageSpec]:

@@ -10,6 +10,7 @@ has the measurer build it and read its figures. The rooms it coordinates:
     planner.py       what an image is built from (its key) and whether it is current
     shelf.py         what other builds on this machine measured, and the per-tag locks
     measurer.py      a build, and the figures read off the engine after it
+    folders.py       the folder each build's context is laid out in, as the reader's
     builders.py      which builder builds (BuildKit, through `docker buildx`)
     runs.py          run checks: a container started, asked over HTTP, removed
 """
@@ -17,6 +18,7 @@ has the measurer build it and read its figures. The rooms it coordinates:
 from __future__ import annotations
 
 import functools
+import re
 import threading
 import traceback
 from collections.abc import Iterable, Mapping
@@ -28,6 +30,7 @@ from .context import Contexts
 from .engine import LOCAL_SOCKET, Engine
 from .errors import LivedocsError
 from .examples import ImageSpec, RunSpec
+from .folders import ContextFolders
 from .imageindex import ImageIndex
 from .measurement import EngineFacts, Measurement, Response
 from .measurer import Measurer
@@ -59,7 +62,15 @@ class LiveSource(Source):
         self.index = ImageIndex(lambda: self.engine, settings.cache_dir, settings.root)
         contexts = contexts if contexts is not None else Contexts(settings.root, image_map)
         self.planner = Planner(settings.root, contexts, self.index, BuildKit.name)
-        self.measurer = Measurer(settings.root, lambda: self.engine, lambda: self.builder, self._facts, self.index)
+        self.measurer = Measurer(
+            settings.root,
+            engine=lambda: self.engine,
+            builder=lambda: self.builder,
+            facts=self._facts,
+            index=self.index,
+            contexts=contexts,
+            folders=lambda: self._folders,
+        )
         self._lock = threading.RLock()
         self._fingerprints: dict[str, str] = {}  # what each measured image was built from
         self._builder: Builder | LivedocsError | None = None
@@ -205,12 +216,19 @@ class LiveSource(Source):
             if self.index.inspect_now(spec.tag) is not None:
                 self.engine.remove_image(spec.tag)
             existing = None
-        return self.measurer.build(plan, self.image_map, existing.id if existing else None, say), True
+        base = self.planner.plan(self.specs[spec.after], self.specs, self.image_map) if spec.after else None
+        return self.measurer.build(plan, base, self.image_map, existing.id if existing else None, say), True
 
     @functools.cached_property
     def _shelf(self) -> Shelf:
         """This engine's shelf (one /info, which the listing reuses)."""
         return Shelf(self.settings.engine_dir(self.connections.main.engine_id()))
+
+    @functools.cached_property
+    def _folders(self) -> ContextFolders:
+        """Where this engine's builds lay out their contexts (`folders.py`)."""
+        engine_id = re.sub(r"[^A-Za-z0-9_.-]", "_", self.connections.main.engine_id() or "unknown")
+        return ContextFolders(self.settings.cache_dir / "contexts" / engine_id)
 
     # -- run checks -------------------------------------------------------------------
 

@@ -3,6 +3,8 @@
 `build` runs the builder on the plan's context and reads the image it made (size, content
 size, layers, steps, what the builder printed); `build_failure` runs a build declared to
 fail and keeps its error. Either gives a `Measurement` stamped with the engine and the time.
+Each build is made from the folder its experiment uses (`folders.py`), the files dated by
+their last commit (`filetimes.py`) and an edited file by the moment of the edit.
 """
 
 from __future__ import annotations
@@ -10,13 +12,16 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from . import clock
 from .builders import Builder, Built, stage_repository
-from .context import BuildContext, BuildRequest, build_context
+from .context import BuildContext, BuildRequest, Contexts, build_context
 from .engine import LABEL_EXAMPLE, LABEL_KEY, Engine
 from .errors import BuildFailed
+from .files import locked
+from .folders import ContextFolders
 from .imageindex import ImageIndex
 from .measurement import EngineFacts, LayerEntry, Measurement
 from .planner import Plan
@@ -28,28 +33,48 @@ class Measurer:
     def __init__(
         self,
         root: Path,
+        *,
         engine: Callable[[], Engine],
         builder: Callable[[], Builder],
         facts: Callable[[], EngineFacts],
         index: ImageIndex,
+        contexts: Contexts,
+        folders: Callable[[], ContextFolders],
     ) -> None:
         self.root = root
         self._engine = engine  # this thread's connection
         self._builder = builder  # connected when a build first needs it
         self._facts = facts  # the engine and builder, for the record
         self.index = index
+        self.contexts = contexts
+        self._folders = folders  # this engine's (its ID is asked only when something is built)
 
-    def build(self, plan: Plan, image_map: Mapping[str, str], replaced: str | None, say: Progress) -> Measurement:
+    def build(
+        self, plan: Plan, base: Plan | None, image_map: Mapping[str, str], replaced: str | None, say: Progress
+    ) -> Measurement:
         """Build the image (tagged as the chapter names it), then read its figures; an image
-        `replaced` by it is removed if nothing else names it."""
+        `replaced` by it is removed if nothing else names it. `base` is the plan of the image
+        it is built `after:`, if any: the same experiment before the edit."""
         spec = plan.spec
         builder = self._builder()  # before saying "building": there may be none
+        folders = self._folders()
+        folder = folders.of(base.spec.tag) if base is not None else None
+        if base is not None and folder is None:  # its folder is gone: send the base once first
+            folder = folders.fresh(base.spec.example)
+            say(f"livedocs: sending the context of {base.spec.tag} before {spec.tag}'s edit")
+            with locked(folders.lock(folder)):
+                self._build_from(builder, base, base.context, folder, cache_only=True)
+            folders.record(base.spec.tag, folder)
+        folder = folder if folder is not None else folders.fresh(spec.example)
         say(f"livedocs: building {spec.tag} from {plan.dockerfile}")
         started = time.monotonic()
         # an edited variant is sent with a nonce: its context differs from its original's
         sent = build_context(spec, self.root, image_map, nonce=uuid.uuid4().hex) if spec.edit else plan.context
         try:
-            built = builder.build(self._request(plan, sent, spec.tag))
+            with locked(folders.lock(folder)):
+                built = self._build_from(builder, plan, sent, folder)
+            if base is None:
+                folders.record(spec.tag, folder)
         except BuildFailed as failure:
             raise BuildFailed(
                 f"building {spec.tag} failed: {failure.detail}",
@@ -96,6 +121,17 @@ class Measurer:
     def _request(self, plan: Plan, context: BuildContext, tag: str) -> BuildRequest:
         labels = {LABEL_KEY: plan.key, LABEL_EXAMPLE: plan.spec.example}
         return BuildRequest(context, tag, labels, plan.spec.target, plan.spec.build_args)
+
+    def _build_from(
+        self, builder: Builder, plan: Plan, context: BuildContext, folder: Path, cache_only: bool = False
+    ) -> Built:
+        """Build `context` laid out in `folder`: each file dated by its last commit, an edited
+        one by now (the moment of the edit)."""
+        times = self.contexts.times(context)
+        edited_at = int(clock.now().timestamp())
+        times.update(dict.fromkeys(context.edited, edited_at))
+        request = replace(self._request(plan, context, plan.spec.tag), folder=folder, times=times)
+        return builder.build(replace(request, cache_only=cache_only))
 
     def _read_image(self, plan: Plan, built: Built) -> Measurement:
         """The figures of a freshly built image, as the engine reports them."""

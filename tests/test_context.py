@@ -78,14 +78,36 @@ def test_key_changes_with_content_not_with_time(tmp_path: Path) -> None:
     assert cache_key(spec, first, bases, "classic") != cache_key(spec, first, {"alpine:3.19": "sha256:2"}, "classic")
 
 
+def edited_copy(root: Path, name: str, text: str) -> None:
+    """The edited copy of the example's `name`, where `edit:` finds it (examples/_edits/ctx/)."""
+    path = root / "examples" / "_edits" / "ctx" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
 def test_edit_replaces_a_file_in_the_context_only(tmp_path: Path) -> None:
-    manifest = "images:\n  ctx-edited:\n    edit: {main.go: main_edited.go}\n"
-    folder = make_example(
-        tmp_path, {"Dockerfile": "FROM alpine:3.19\n", "main.go": "old", "main_edited.go": "new"}, manifest
-    )
+    """The edited copy lives outside the example folder: the reader's folder holds one main.go."""
+    manifest = "images:\n  ctx-edited:\n    edit: [main.go]\n"
+    folder = make_example(tmp_path, {"Dockerfile": "FROM alpine:3.19\n", "main.go": "old"}, manifest)
+    edited_copy(tmp_path, "main.go", "new")
     (spec,) = load_example(folder, tmp_path)
-    assert sent(build_context(spec, tmp_path, MAP).tar)["main.go"] == "new"
+    files = sent(build_context(spec, tmp_path, MAP).tar)
+    assert files == {"Dockerfile": "FROM standin/alpine:3.19\n", "main.go": "new"}
     assert (folder / "main.go").read_text() == "old"
+
+
+def test_an_edit_whose_copy_is_missing_is_named(tmp_path: Path) -> None:
+    manifest = "images:\n  ctx-edited:\n    edit: [main.go]\n"
+    folder = make_example(tmp_path, {"Dockerfile": "FROM alpine:3.19\n", "main.go": "old"}, manifest)
+    with pytest.raises(LivedocsError, match=r"edited copy of main\.go is not there: examples/_edits/ctx/main\.go"):
+        load_example(folder, tmp_path)
+
+
+def test_the_old_edit_mapping_is_refused_with_the_new_form(tmp_path: Path) -> None:
+    manifest = "images:\n  ctx-edited:\n    edit: {main.go: main_edited.go}\n"
+    folder = make_example(tmp_path, {"Dockerfile": "FROM alpine:3.19\n", "main.go": "old"}, manifest)
+    with pytest.raises(LivedocsError, match=r"livedocs.yml:2: image ctx-edited: edit must be a list"):
+        load_example(folder, tmp_path)
 
 
 def test_symlink_out_of_the_context_is_refused(tmp_path: Path) -> None:
@@ -130,12 +152,9 @@ def test_unknown_manifest_setting_is_named(tmp_path: Path) -> None:
 
 def test_a_nonce_makes_an_edit_new_to_the_engine(tmp_path: Path) -> None:
     """Edited Go files end with a comment holding the nonce; nothing else changes."""
-    manifest = "images:\n  ctx-edited:\n    edit: {main.go: main_edited.go}\n"
-    folder = make_example(
-        tmp_path,
-        {"Dockerfile": "FROM alpine:3.19\n", "main.go": "old", "main_edited.go": "new", "a.txt": "a"},
-        manifest,
-    )
+    manifest = "images:\n  ctx-edited:\n    edit: [main.go]\n"
+    folder = make_example(tmp_path, {"Dockerfile": "FROM alpine:3.19\n", "main.go": "old", "a.txt": "a"}, manifest)
+    edited_copy(tmp_path, "main.go", "new")
     (spec,) = load_example(folder, tmp_path)
     plain = sent(build_context(spec, tmp_path, MAP).tar)
     marked = sent(build_context(spec, tmp_path, MAP, nonce="n0nce").tar)

@@ -135,6 +135,8 @@ def test_every_store_is_measured_live_against_the_real_base_images(workflow: dic
     assert measure["runs-on"] == "ubuntu-24.04" and "permissions" not in measure
     assert measure["env"]["LIVEDOCS_ENGINE"] == "live"
     assert "matrix.store" in measure["env"]["STORE"]
+    checkout = next(step for step in measure["steps"] if str(step.get("uses", "")).startswith("actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == 0, "files carry their last commit's date: the whole history"
     bases = set(yaml.safe_load(IMAGE_MAP.read_text()))
     lines = steps(measure)
     install, store, pull, build, drift, upload = (

@@ -1,4 +1,4 @@
-// Command webapp is here to be rebuilt: main_edited.go is this file after an edit.
+// Command webapp is here to be rebuilt after a one-line edit (examples/_edits holds the edited file).
 package main
 
 import (

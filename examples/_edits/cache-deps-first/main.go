@@ -1,4 +1,4 @@
-// Command webapp is here to be rebuilt: this is main.go after an edit.
+// Command webapp is here to be rebuilt after a one-line edit (examples/_edits holds the edited file).
 package main
 
 import (
