@@ -5,18 +5,21 @@ from __future__ import annotations
 import hashlib
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .errors import LivedocsError
 from .measurement import BaseImage, LayerEntry, Measurement, is_site_label
 from .units import human_duration, human_size, short_id, tabwriter, unix_nanos
 
 
-def fenced(text: str, language: str = "text") -> str:
-    """A fenced code block that survives any backticks in `text`."""
+def fenced(text: str, language: str = "text", title: str = "") -> str:
+    """A fenced code block that survives any backticks in `text`, with a title bar if given."""
     fence = "```"
     while fence in text:
         fence += "`"
-    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
+    heading = f' title="{title}"' if title else ""
+    return f"{fence}{language}{heading}\n{text.rstrip()}\n{fence}"
 
 
 def created_ago(created: str, now: datetime) -> str:
@@ -34,10 +37,10 @@ def split_tag(tag: str) -> tuple[str, str]:
     return repository, version
 
 
-def images_table(entries: Sequence[tuple[str, Measurement]], created: bool = True) -> str:
-    """`docker images` for these images, in the CLI's classic table layout, as it printed when each
-    image was measured: CREATED relative to the measurement's own time, so that the same record
-    gives the same table on any day."""
+def classic_images_table(entries: Sequence[tuple[str, Measurement]], created: bool = True) -> str:
+    """`docker images` for these images in the CLI's classic table (Docker 28, or `--format table`),
+    as it printed when each image was measured: CREATED relative to the measurement's own time, so
+    that the same record gives the same table on any day."""
     header = ["REPOSITORY", "TAG", "IMAGE ID"] + (["CREATED"] if created else []) + ["SIZE"]
     rows = [header]
     for tag, entry in entries:
@@ -50,6 +53,80 @@ def images_table(entries: Sequence[tuple[str, Measurement]], created: bool = Tru
         row.append(human_size(entry.size_bytes or 0))
         rows.append(row)
     return tabwriter(rows)
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    """One row of Docker 29's `docker images`: an image under one of its tags, sizes as printed."""
+
+    name: str  # `go-app-multi:latest`; "" for an untagged image (`docker images -a`)
+    image_id: str
+    disk_usage: str
+    content_size: str
+    in_use: bool = False  # a container, running or stopped, was made from it: `U` under EXTRA
+
+
+UNTAGGED = "<untagged>"
+_TREE_GAP = "   "
+
+
+def image_tree(rows: Sequence[TreeRow]) -> str:
+    """`docker images` as Docker CLI 29 prints it by default, its output not a terminal.
+
+    The collapsed tree view (docker/cli v29 `cli/command/image/tree.go`): IMAGE as wide as the
+    widest name, ID 12 wide, DISK USAGE (10) and CONTENT SIZE (12) right-aligned, EXTRA at least
+    5 wide, columns 3 apart; every cell padded, so a row ends in spaces. EXTRA holds a letter
+    per kind of mark that some row has (only `U`, in use); a row without it has a space. In a
+    terminal the CLI adds colours and a legend line above (`U In Use`), nothing else.
+    Rows in the order given (the CLI sorts them by name: `tree_rows`).
+    """
+    marks = any(row.in_use for row in rows)
+    widest = max([len("IMAGE"), *(len(row.name or UNTAGGED) for row in rows)])
+
+    def line(name: str, image_id: str, disk: str, content: str, extra: str) -> str:
+        cells = [name.ljust(widest), image_id.ljust(12), disk.rjust(10), content.rjust(12), extra.ljust(5)]
+        return _TREE_GAP.join(cells) + "\n"
+
+    text = line("IMAGE", "ID", "DISK USAGE", "CONTENT SIZE", "EXTRA")
+    for row in rows:
+        extra = ("U" if row.in_use else " ") if marks else ""
+        text += line(row.name or UNTAGGED, short_id(row.image_id), row.disk_usage, row.content_size, extra)
+    return text
+
+
+def tree_rows(entries: Sequence[tuple[str, Measurement]], store: str) -> list[TreeRow]:
+    """The rows Docker 29's `docker images` prints for these images on `store`, sorted by name as it sorts them.
+
+    DISK USAGE is the size the engine lists (the SIZE of the classic table). CONTENT SIZE is the
+    compressed content of the image's manifests, which only the containerd image store keeps: a
+    graph driver (overlay2) lists no manifests, and the CLI adds up none: `0B`. EXTRA is empty: the
+    site lists each image right after building it, before any container is made from it.
+    """
+    rows = []
+    for tag, entry in entries:
+        content = 0
+        if store == "containerd":
+            if entry.content_size_bytes is None:
+                raise LivedocsError(f"{tag} has no recorded content size on the containerd image store")
+            content = entry.content_size_bytes
+        name = tag if ":" in tag.rsplit("/", 1)[-1] else f"{tag}:latest"
+        rows.append(TreeRow(name, entry.image_id, human_size(entry.size_bytes or 0), human_size(content)))
+    return sorted(rows, key=lambda row: (row.name == "", row.name))  # untagged last
+
+
+DOCKER_29 = "Docker 29"
+DOCKER_28 = "Docker 28, or --format table"
+
+
+def images_table(entries: Sequence[tuple[str, Measurement]], store: str) -> str:
+    """`docker images` for these images on `store`: what Docker 29 prints by default, then the
+    classic table that Docker 28 prints (and Docker 29 with `--format table`), each titled."""
+    return "\n\n".join(
+        [
+            fenced(image_tree(tree_rows(entries, store)), title=DOCKER_29),
+            fenced(classic_images_table(entries), title=DOCKER_28),
+        ]
+    )
 
 
 def clean_instruction(created_by: str) -> str:

@@ -58,9 +58,14 @@ def test_figures_are_formatted_as_the_docker_cli_does() -> None:
     pages = Pages([chapter_facts()])
     shown = _render(pages)
     assert shown[0] == "269MB" and shown[2] == "8.7MB"
-    assert shown[4].splitlines()[1] == "REPOSITORY      TAG       IMAGE ID       CREATED             SIZE"
+    tree, classic = shown[4].split("\n\n")
+    assert tree.splitlines()[1:3] == [
+        "IMAGE                  ID             DISK USAGE   CONTENT SIZE   EXTRA",
+        "go-app-multi:latest    00000084c060        8.7MB             0B        ",
+    ]
+    assert classic.splitlines()[1] == "REPOSITORY      TAG       IMAGE ID       CREATED             SIZE"
     # created 11:00, measured 12:00: what `docker images` printed when the image was measured
-    assert shown[4].splitlines()[2].endswith("   About an hour ago   269MB")
+    assert classic.splitlines()[2].endswith("   About an hour ago   269MB")
 
 
 def test_created_reads_as_the_cli_prints_it_at_the_time_given() -> None:
@@ -188,8 +193,8 @@ def test_two_stores_blocks_are_linked_tabs() -> None:
     pages = _two_stores()
     pages.begin_page("docs/x.md", '{{ images_table("go-app-multi") }}\n{{ build_error("typo-stage") }}\n')
     table = pages.images_table("go-app-multi")
-    assert table.startswith('=== "containerd image store"\n\n    ```text\n')
-    assert '\n=== "overlay2"\n\n    ```text\n' in table
+    assert table.startswith('=== "containerd image store"\n\n    ```text title="Docker 29"\n')
+    assert '\n=== "overlay2"\n\n    ```text title="Docker 29"\n' in table
     assert not pages.build_error("typo-stage").startswith("==="), "the same on both stores: shown once"
 
 
