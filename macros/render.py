@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .errors import LivedocsError
-from .measurement import BaseImage, LayerEntry, Measurement, is_site_label
+from .measurement import BaseImage, EngineFacts, LayerEntry, Measurement, is_site_label
 from .units import human_duration, human_size, short_id, tabwriter, unix_nanos
 
 
@@ -266,16 +267,41 @@ def provenance_box(stores: Sequence[tuple[str, str | None, Sequence[tuple[str, M
             continue
         if len(stores) > 1:
             lines += [f"    **{store_name(store).capitalize()}**", ""]
-        lines += _provenance_lines(notice, entries)
+        lines += _provenance_lines(store, notice, entries)
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def known_version(version: str) -> bool:
+    """Whether a version says something: not empty, not a build's placeholder (Debian's BuildKit
+    reports `v0.0.0+unknown`)."""
+    version = version.strip()
+    return bool(version) and not re.fullmatch(r"v?0\.0\.0(\+unknown)?|unknown", version)
+
+
+def engine_line(engine: EngineFacts, store: str) -> str:
+    """An engine as a reader can compare it with their own `docker version` (and `docker info`):
+    `Docker Engine 28.5.2, containerd image store, linux/amd64, BuildKit through buildx 0.29.1`.
+    A version not known is not shown; where the engine answers (socket, host name) never is."""
+    parts = ["Docker Engine" + (f" {engine.version}" if known_version(engine.version) else "")]
+    parts.append(store_name(engine.store or store))
+    if engine.platform:
+        parts.append(engine.platform)
+    if engine.builder == "buildkit":
+        buildkit = "BuildKit" + (f" {engine.buildkit_version}" if known_version(engine.buildkit_version) else "")
+        if known_version(engine.builder_version):
+            buildkit += f" through buildx {engine.builder_version}"
+        parts.append(buildkit)
+    else:
+        parts.append("the classic builder")
+    return ", ".join(parts)
 
 
 def _standins(entries: Sequence[tuple[str, Measurement]]) -> list[str]:
     return sorted({name for _, e in entries for name, base in e.base_images.items() if base.standin})
 
 
-def _provenance_lines(notice: str | None, entries: Sequence[tuple[str, Measurement]]) -> list[str]:
+def _provenance_lines(store: str, notice: str | None, entries: Sequence[tuple[str, Measurement]]) -> list[str]:
     engines = {e.engine for _, e in entries if e.engine is not None}
     bases: dict[str, BaseImage] = {}
     for _, entry in entries:
@@ -294,18 +320,9 @@ def _provenance_lines(notice: str | None, entries: Sequence[tuple[str, Measureme
             " about 7MB, the Go image about 220MB); the claims on this page hold for both."
         )
         lines.append("")
-    for engine in sorted(engines, key=lambda e: sorted(e.to_json().items())):
-        builder = (
-            f"BuildKit {engine.buildkit_version} (buildx {engine.builder_version})".replace("BuildKit  ", "BuildKit ")
-            if engine.builder == "buildkit"
-            else "classic builder"
-        )
-        lines.append(
-            f"    - **Engine:** Docker {engine.version} (API {engine.api_version}),"
-            f" {engine.platform}, storage driver `{engine.storage_driver}`, {builder}"
-            + (f", at `{engine.host}`" if engine.host else "")
-            + (f" on `{engine.name}`" if engine.name else "")
-        )
+    # One line per distinct engine as a reader's `docker version` tells it (engines that differ
+    # only in socket or host name, which the record keeps, read the same and are named once).
+    lines += [f"    - **Engine:** {shown}" for shown in sorted({engine_line(e, store) for e in engines})]
     for name, base in sorted(bases.items()):
         shown = f"`{name}`" + (f" (stand-in `{base.ref}`)" if base.standin else "")
         lines.append(f"    - **Base image** {shown}: `{short_id(base.id)}`")
