@@ -215,7 +215,8 @@ class Pages:
 
     @macro("block")
     def images_table(self, view: Facts, *tags: str) -> str:
-        return render.fenced(render.images_table([(tag, self.image(view, tag)) for tag in tags]))
+        """`docker images` on this store: Docker 29's default view, then the classic table."""
+        return render.images_table([(tag, self.image(view, tag)) for tag in tags], view.store)
 
     @macro("block")
     def layers(self, view: Facts, tag: str) -> str:

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .measurement import BaseImage, LayerEntry, Measurement, is_site_label
+from .errors import LivedocsError
+from .measurement import BaseImage, EngineFacts, LayerEntry, Measurement, is_site_label
 from .units import human_duration, human_size, short_id, tabwriter, unix_nanos
 
 
-def fenced(text: str, language: str = "text") -> str:
-    """A fenced code block that survives any backticks in `text`."""
+def fenced(text: str, language: str = "text", title: str = "") -> str:
+    """A fenced code block that survives any backticks in `text`, with a title bar if given."""
     fence = "```"
     while fence in text:
         fence += "`"
-    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
+    heading = f' title="{title}"' if title else ""
+    return f"{fence}{language}{heading}\n{text.rstrip()}\n{fence}"
 
 
 def created_ago(created: str, now: datetime) -> str:
@@ -34,10 +38,10 @@ def split_tag(tag: str) -> tuple[str, str]:
     return repository, version
 
 
-def images_table(entries: Sequence[tuple[str, Measurement]], created: bool = True) -> str:
-    """`docker images` for these images, in the CLI's classic table layout, as it printed when each
-    image was measured: CREATED relative to the measurement's own time, so that the same record
-    gives the same table on any day."""
+def classic_images_table(entries: Sequence[tuple[str, Measurement]], created: bool = True) -> str:
+    """`docker images` for these images in the CLI's classic table (Docker 28, or `--format table`),
+    as it printed when each image was measured: CREATED relative to the measurement's own time, so
+    that the same record gives the same table on any day."""
     header = ["REPOSITORY", "TAG", "IMAGE ID"] + (["CREATED"] if created else []) + ["SIZE"]
     rows = [header]
     for tag, entry in entries:
@@ -50,6 +54,80 @@ def images_table(entries: Sequence[tuple[str, Measurement]], created: bool = Tru
         row.append(human_size(entry.size_bytes or 0))
         rows.append(row)
     return tabwriter(rows)
+
+
+@dataclass(frozen=True)
+class TreeRow:
+    """One row of Docker 29's `docker images`: an image under one of its tags, sizes as printed."""
+
+    name: str  # `go-app-multi:latest`; "" for an untagged image (`docker images -a`)
+    image_id: str
+    disk_usage: str
+    content_size: str
+    in_use: bool = False  # a container, running or stopped, was made from it: `U` under EXTRA
+
+
+UNTAGGED = "<untagged>"
+_TREE_GAP = "   "
+
+
+def image_tree(rows: Sequence[TreeRow]) -> str:
+    """`docker images` as Docker CLI 29 prints it by default, its output not a terminal.
+
+    The collapsed tree view (docker/cli v29 `cli/command/image/tree.go`): IMAGE as wide as the
+    widest name, ID 12 wide, DISK USAGE (10) and CONTENT SIZE (12) right-aligned, EXTRA at least
+    5 wide, columns 3 apart; every cell padded, so a row ends in spaces. EXTRA holds a letter
+    per kind of mark that some row has (only `U`, in use); a row without it has a space. In a
+    terminal the CLI adds colours and a legend line above (`U In Use`), nothing else.
+    Rows in the order given (the CLI sorts them by name: `tree_rows`).
+    """
+    marks = any(row.in_use for row in rows)
+    widest = max([len("IMAGE"), *(len(row.name or UNTAGGED) for row in rows)])
+
+    def line(name: str, image_id: str, disk: str, content: str, extra: str) -> str:
+        cells = [name.ljust(widest), image_id.ljust(12), disk.rjust(10), content.rjust(12), extra.ljust(5)]
+        return _TREE_GAP.join(cells) + "\n"
+
+    text = line("IMAGE", "ID", "DISK USAGE", "CONTENT SIZE", "EXTRA")
+    for row in rows:
+        extra = ("U" if row.in_use else " ") if marks else ""
+        text += line(row.name or UNTAGGED, short_id(row.image_id), row.disk_usage, row.content_size, extra)
+    return text
+
+
+def tree_rows(entries: Sequence[tuple[str, Measurement]], store: str) -> list[TreeRow]:
+    """The rows Docker 29's `docker images` prints for these images on `store`, sorted by name as it sorts them.
+
+    DISK USAGE is the size the engine lists (the SIZE of the classic table). CONTENT SIZE is the
+    compressed content of the image's manifests, which only the containerd image store keeps: a
+    graph driver (overlay2) lists no manifests, and the CLI adds up none: `0B`. EXTRA is empty: the
+    site lists each image right after building it, before any container is made from it.
+    """
+    rows = []
+    for tag, entry in entries:
+        content = 0
+        if store == "containerd":
+            if entry.content_size_bytes is None:
+                raise LivedocsError(f"{tag} has no recorded content size on the containerd image store")
+            content = entry.content_size_bytes
+        name = tag if ":" in tag.rsplit("/", 1)[-1] else f"{tag}:latest"
+        rows.append(TreeRow(name, entry.image_id, human_size(entry.size_bytes or 0), human_size(content)))
+    return sorted(rows, key=lambda row: (row.name == "", row.name))  # untagged last
+
+
+DOCKER_29 = "Docker 29"
+DOCKER_28 = "Docker 28, or --format table"
+
+
+def images_table(entries: Sequence[tuple[str, Measurement]], store: str) -> str:
+    """`docker images` for these images on `store`: what Docker 29 prints by default, then the
+    classic table that Docker 28 prints (and Docker 29 with `--format table`), each titled."""
+    return "\n\n".join(
+        [
+            fenced(image_tree(tree_rows(entries, store)), title=DOCKER_29),
+            fenced(classic_images_table(entries), title=DOCKER_28),
+        ]
+    )
 
 
 def clean_instruction(created_by: str) -> str:
@@ -189,16 +267,41 @@ def provenance_box(stores: Sequence[tuple[str, str | None, Sequence[tuple[str, M
             continue
         if len(stores) > 1:
             lines += [f"    **{store_name(store).capitalize()}**", ""]
-        lines += _provenance_lines(notice, entries)
+        lines += _provenance_lines(store, notice, entries)
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def known_version(version: str) -> bool:
+    """Whether a version says something: not empty, not a build's placeholder (Debian's BuildKit
+    reports `v0.0.0+unknown`)."""
+    version = version.strip()
+    return bool(version) and not re.fullmatch(r"v?0\.0\.0(\+unknown)?|unknown", version)
+
+
+def engine_line(engine: EngineFacts, store: str) -> str:
+    """An engine as a reader can compare it with their own `docker version` (and `docker info`):
+    `Docker Engine 28.5.2, containerd image store, linux/amd64, BuildKit through buildx 0.29.1`.
+    A version not known is not shown; where the engine answers (socket, host name) never is."""
+    parts = ["Docker Engine" + (f" {engine.version}" if known_version(engine.version) else "")]
+    parts.append(store_name(engine.store or store))
+    if engine.platform:
+        parts.append(engine.platform)
+    if engine.builder == "buildkit":
+        buildkit = "BuildKit" + (f" {engine.buildkit_version}" if known_version(engine.buildkit_version) else "")
+        if known_version(engine.builder_version):
+            buildkit += f" through buildx {engine.builder_version}"
+        parts.append(buildkit)
+    else:
+        parts.append("the classic builder")
+    return ", ".join(parts)
 
 
 def _standins(entries: Sequence[tuple[str, Measurement]]) -> list[str]:
     return sorted({name for _, e in entries for name, base in e.base_images.items() if base.standin})
 
 
-def _provenance_lines(notice: str | None, entries: Sequence[tuple[str, Measurement]]) -> list[str]:
+def _provenance_lines(store: str, notice: str | None, entries: Sequence[tuple[str, Measurement]]) -> list[str]:
     engines = {e.engine for _, e in entries if e.engine is not None}
     bases: dict[str, BaseImage] = {}
     for _, entry in entries:
@@ -217,18 +320,9 @@ def _provenance_lines(notice: str | None, entries: Sequence[tuple[str, Measureme
             " about 7MB, the Go image about 220MB); the claims on this page hold for both."
         )
         lines.append("")
-    for engine in sorted(engines, key=lambda e: sorted(e.to_json().items())):
-        builder = (
-            f"BuildKit {engine.buildkit_version} (buildx {engine.builder_version})".replace("BuildKit  ", "BuildKit ")
-            if engine.builder == "buildkit"
-            else "classic builder"
-        )
-        lines.append(
-            f"    - **Engine:** Docker {engine.version} (API {engine.api_version}),"
-            f" {engine.platform}, storage driver `{engine.storage_driver}`, {builder}"
-            + (f", at `{engine.host}`" if engine.host else "")
-            + (f" on `{engine.name}`" if engine.name else "")
-        )
+    # One line per distinct engine as a reader's `docker version` tells it (engines that differ
+    # only in socket or host name, which the record keeps, read the same and are named once).
+    lines += [f"    - **Engine:** {shown}" for shown in sorted({engine_line(e, store) for e in engines})]
     for name, base in sorted(bases.items()):
         shown = f"`{name}`" + (f" (stand-in `{base.ref}`)" if base.standin else "")
         lines.append(f"    - **Base image** {shown}: `{short_id(base.id)}`")

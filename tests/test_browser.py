@@ -293,6 +293,43 @@ def assert_tables_are_the_record(tables: list[Locator], record: dict[str, Any], 
         assert size == human_size(entry(record, repository, store)["size_bytes"]), f"{repository} on {store}"
 
 
+DOCKER_29_HEADER = re.compile(r"^IMAGE\s+ID\s+DISK USAGE\s+CONTENT SIZE\s+EXTRA")
+
+
+def tree_views(page: Page) -> Locator:
+    """The listings of `docker images` as Docker 29 prints them by default."""
+    return page.locator("article pre").filter(has_text=DOCKER_29_HEADER)
+
+
+def title_of(listing: Locator) -> str:
+    """The title bar of a code block (Material's `.filename`), empty if it has none."""
+    return listing.evaluate("e => e.closest('.highlight')?.querySelector('.filename')?.textContent ?? ''")
+
+
+def assert_tree_views_are_the_record(views: list[Locator], record: dict[str, Any], store: str) -> None:
+    """Docker 29's listing of the images each table lists, titled, above the classic table that is
+    titled as what prints it: a row per tag in order of name, with that store's ID, DISK USAGE (the
+    size) and CONTENT SIZE (the content on the containerd store, none on overlay2), nothing in use."""
+    rows = []
+    for view in views:
+        expect(view).to_be_visible()
+        assert title_of(view) == "Docker 29"
+        classic = view.locator("xpath=ancestor::div[contains(@class, 'highlight')][1]/following-sibling::div[1]//pre")
+        expect(classic).to_have_text(DOCKER_IMAGES_HEADER)
+        assert title_of(classic) == "Docker 28, or --format table"
+        shown = [line.split() for line in view.inner_text().splitlines()[1:] if line.strip()]
+        assert [row[0] for row in shown] == sorted(row[0] for row in shown)
+        rows += shown
+    assert sorted(row[0] for row in rows) == sorted(f"{tag}:latest" for tag in table_tags()), f"{store}: {rows}"
+    for name, image_id, disk_usage, content_size, *extra in rows:
+        recorded = entry(record, name.removesuffix(":latest"), store)
+        assert image_id == short_id(recorded["image_id"]), f"{name} on {store}"
+        assert disk_usage == human_size(recorded["size_bytes"]), f"{name} on {store}"
+        assert content_size == human_size(recorded.get("content_size_bytes", 0)), f"{name} on {store}"
+        assert ("content_size_bytes" in recorded) == (store == "containerd"), f"{name} on {store}"
+        assert extra == [], f"{name} on {store}: listed before any container ran, so not in use"
+
+
 def instruction_lines(dockerfile: Path) -> list[str]:
     """What the reader must see of a Dockerfile: every line but comments (annotation markers) and blanks."""
     lines = [line.rstrip() for line in dockerfile.read_text().splitlines()]
@@ -484,6 +521,7 @@ def test_the_figures_are_the_recorded_ones(reader: Callable[..., Reader], served
         expect(chart).to_be_visible()
         assert_chart_is_the_record(chart, record, store)
         assert_tables_are_the_record(shown_on(tables, store), record, store)
+        assert_tree_views_are_the_record(shown_on(tree_views(page), store), record, store)
 
     def figure(name: str, tags: list[str], store: str) -> str | None:
         found = [entry(record, tag, store) for tag in tags]

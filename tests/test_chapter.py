@@ -65,6 +65,23 @@ def test_every_docker_images_table_equals_the_engine(chapter: str, engines: dict
     assert seen == set(engines), seen
 
 
+def test_every_docker_29_listing_equals_the_engines_tree_view(chapter: str, engines: dict[str, str]) -> None:
+    """Each row of each Docker 29 `docker images` listing is the top row that one store's engine
+    prints for that image with `docker images --tree`: name, ID, DISK USAGE, CONTENT SIZE; both stores shown."""
+    from .test_image_tree import cli_tree_row
+
+    text = htmllib.unescape(re.sub(r"<[^>]+>", "", chapter))
+    rows = re.findall(r"^(\S+:latest) +([0-9a-f]{12}) +(\S+B) +(\S+B) *$", text, re.M)
+    assert rows, "the chapter shows at least one Docker 29 listing"
+    seen = set()
+    for name, image_id, disk_usage, content_size in rows:
+        store = next((s for s, host in engines.items() if cli_id(name, host) == image_id), None)
+        assert store is not None, f"{name} {image_id} is in no engine"
+        assert cli_tree_row(engines[store], name) == (name, image_id, disk_usage, content_size), (name, store)
+        seen.add(store)
+    assert seen == set(engines), seen
+
+
 def test_size_chart_values_equal_the_engine(chapter: str, engines: dict[str, str]) -> None:
     """One bar chart per store; its labels and values are that store's engine's sizes."""
     charts = re.findall(r"<svg class=\"livedocs-chart\".*?</svg>", chapter, re.S)

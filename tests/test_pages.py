@@ -58,9 +58,14 @@ def test_figures_are_formatted_as_the_docker_cli_does() -> None:
     pages = Pages([chapter_facts()])
     shown = _render(pages)
     assert shown[0] == "269MB" and shown[2] == "8.7MB"
-    assert shown[4].splitlines()[1] == "REPOSITORY      TAG       IMAGE ID       CREATED             SIZE"
+    tree, classic = shown[4].split("\n\n")
+    assert tree.splitlines()[1:3] == [
+        "IMAGE                  ID             DISK USAGE   CONTENT SIZE   EXTRA",
+        "go-app-multi:latest    00000084c060        8.7MB             0B        ",
+    ]
+    assert classic.splitlines()[1] == "REPOSITORY      TAG       IMAGE ID       CREATED             SIZE"
     # created 11:00, measured 12:00: what `docker images` printed when the image was measured
-    assert shown[4].splitlines()[2].endswith("   About an hour ago   269MB")
+    assert classic.splitlines()[2].endswith("   About an hour ago   269MB")
 
 
 def test_created_reads_as_the_cli_prints_it_at_the_time_given() -> None:
@@ -108,7 +113,51 @@ def test_a_malformed_claim_is_a_problem_not_an_exception() -> None:
 def test_provenance_names_the_images_the_page_showed() -> None:
     shown = _render(Pages([chapter_facts()]))[6]
     assert "**Images:** `go-app-single`, `go-app-multi`" in shown
-    assert "Measured on offline stand-ins" in shown and "Docker 28.5.2" in shown
+    assert "Measured on offline stand-ins" in shown
+    assert "    - **Engine:** Docker Engine 28.5.2, overlay2, linux/amd64, the classic builder\n" in shown
+
+
+def test_provenance_shows_what_a_readers_docker_version_shows_and_no_socket_or_host() -> None:
+    """Engine version, store, platform, buildx version: what a reader can compare with their own
+    `docker version`. Not the socket or the host name (the record keeps them), not Debian's
+    BuildKit placeholder version, nothing where a version is unknown."""
+    from dataclasses import replace
+
+    from tests.fakes import ENGINE, FakeFacts
+
+    debian = replace(
+        ENGINE,
+        version="28.5.2+dfsg4",
+        builder="buildkit",
+        builder_version="0.29.1+ds1",
+        buildkit_version="v0.0.0+unknown",
+        host="tcp://build-host.example:2376",
+        name="build-host",
+    )
+    overlay2 = chapter_facts()
+    containerd = FakeFacts(
+        {tag: replace(m, engine=replace(debian, store="containerd")) for tag, m in overlay2.measurements.items()},
+        store="containerd",
+    )
+    unknown = replace(debian, version="", builder_version="", buildkit_version="")
+    overlay2 = FakeFacts({tag: replace(m, engine=unknown) for tag, m in overlay2.measurements.items()})
+    pages = Pages([containerd, overlay2])
+    pages.begin_page("docs/x.md", '{{ size("go-app-multi") }}\n{{ provenance() }}\n')
+    pages.size("go-app-multi")
+    shown = pages.provenance()
+    engines = [line.strip() for line in shown.splitlines() if "**Engine:**" in line]
+    assert engines == [
+        "- **Engine:** Docker Engine 28.5.2+dfsg4, containerd image store, linux/amd64,"
+        " BuildKit through buildx 0.29.1+ds1",
+        "- **Engine:** Docker Engine, overlay2, linux/amd64, BuildKit",
+    ]
+    for hidden in ("build-host", "2376", "tcp://", "unix://", "/var/run", "v0.0.0", "unknown", "API"):
+        assert hidden not in shown, hidden
+    recorded = containerd.measurement("go-app-multi").to_json()["engine"]
+    assert (recorded["host"], recorded["name"]) == ("tcp://build-host.example:2376", "build-host"), "in the record"
+    assert recorded["buildkit_version"] == "v0.0.0+unknown"
+    assert render.known_version("v0.13.2") and render.known_version("0.29.1+ds1")
+    assert not any(map(render.known_version, ("", " ", "v0.0.0+unknown", "0.0.0", "unknown")))
 
 
 def test_replay_banner_only_on_pages_with_figures() -> None:
@@ -188,8 +237,8 @@ def test_two_stores_blocks_are_linked_tabs() -> None:
     pages = _two_stores()
     pages.begin_page("docs/x.md", '{{ images_table("go-app-multi") }}\n{{ build_error("typo-stage") }}\n')
     table = pages.images_table("go-app-multi")
-    assert table.startswith('=== "containerd image store"\n\n    ```text\n')
-    assert '\n=== "overlay2"\n\n    ```text\n' in table
+    assert table.startswith('=== "containerd image store"\n\n    ```text title="Docker 29"\n')
+    assert '\n=== "overlay2"\n\n    ```text title="Docker 29"\n' in table
     assert not pages.build_error("typo-stage").startswith("==="), "the same on both stores: shown once"
 
 

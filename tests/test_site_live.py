@@ -83,7 +83,7 @@ def test_figures_equal_the_engine_and_a_second_build_does_nothing(
 def test_images_table_and_sizes_equal_the_docker_cli_on_both_stores(site: TinySite) -> None:
     """Per store, the page's table is what that engine's `docker images --format table ...` prints
     (CREATED aside), and every size in the page is the CLI's SIZE for that store."""
-    from macros.render import images_table
+    from macros.render import classic_images_table
     from macros.settings import Settings
     from macros.workbench import Workbench
 
@@ -99,7 +99,7 @@ def test_images_table_and_sizes_equal_the_docker_cli_on_both_stores(site: TinySi
     sizes = []
     for view in bench.views:
         host = ["-H", engines[view.store]]
-        ours = images_table([("fixture-hello", view.measurement("fixture-hello"))], created=False)
+        ours = classic_images_table([("fixture-hello", view.measurement("fixture-hello"))], created=False)
         table = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.Size}}"
         assert ours == cli(*host, "images", "--format", table, "fixture-hello"), view.store
         size = cli(*host, "images", "--format", "{{.Size}}", "fixture-hello")
