@@ -213,9 +213,10 @@ class Engine:
         """(SIZE as `docker images` prints it, CONTENT SIZE as `docker images --tree` does).
 
         On the containerd image store the list's Size is the disk usage (content and
-        unpacked snapshots) and the content size is that of the image's platform
-        manifests; on a graph driver (overlay2) the list's Size is the unpacked size and
-        there is no content size (None).
+        unpacked snapshots) and the content size is that of all its manifests (each
+        platform's image and its attestations, as Docker 29 adds them); on a graph
+        driver (overlay2) the list's Size is the unpacked size and there is no content
+        size (None).
         """
         api = self.facts().api_version
         newer = tuple(int(p) for p in api.split(".")) >= (1, 47) if re.fullmatch(r"\d+\.\d+", api) else False
@@ -227,7 +228,8 @@ class Engine:
             raise self.stopped(error) from None
         for image in listed:
             if image.get("Id") == image_id:
-                manifests = [m for m in image.get("Manifests") or () if m.get("Kind") == "image" and m.get("Available")]
+                # every manifest's content, attestations too, as Docker 29's `docker images` adds them
+                manifests = image.get("Manifests") or ()
                 content = sum(int(m["Size"]["Content"]) for m in manifests) if manifests else None
                 return int(image["Size"]), (content if self.facts().store == "containerd" else None)
         raise LivedocsError(f"the engine does not list image {image_id}")
