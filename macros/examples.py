@@ -104,6 +104,24 @@ def _strings(value: Any, what: str, fail: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _run_spec(run_settings: Any, fail: Any) -> RunSpec:
+    """An image's `run:` settings, checked."""
+    if not isinstance(run_settings, dict) or not isinstance(run_settings.get("port"), int):
+        raise fail("run: needs at least 'port: <container port>'")
+    unknown = set(run_settings) - _RUN_KEYS
+    if unknown:
+        raise fail(f"run: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
+    timeout = run_settings.get("timeout", 20)
+    if not isinstance(timeout, int | float) or not 0 < timeout <= 600:
+        raise fail("run.timeout must be a number of seconds between 0 and 600")
+    return RunSpec(
+        port=run_settings["port"],
+        paths=_strings(run_settings.get("paths", ["/"]), "run.paths", fail),
+        timeout=float(timeout),
+        cap_add=_strings(run_settings.get("cap_add", []), "run.cap_add", fail),
+    )
+
+
 def load_example(folder: Path, root: Path) -> list[ImageSpec]:
     """The images one example folder declares; LivedocsError naming file and line."""
     manifest_path = folder / MANIFEST
@@ -128,23 +146,7 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
             raise fail(
                 f"unknown setting(s) {', '.join(sorted(map(str, unknown)))}; known: {', '.join(sorted(_IMAGE_KEYS))}"
             )
-        run = None
-        if "run" in settings:
-            run_settings = settings["run"]
-            if not isinstance(run_settings, dict) or not isinstance(run_settings.get("port"), int):
-                raise fail("run: needs at least 'port: <container port>'")
-            unknown = set(run_settings) - _RUN_KEYS
-            if unknown:
-                raise fail(f"run: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
-            timeout = run_settings.get("timeout", 20)
-            if not isinstance(timeout, int | float) or not 0 < timeout <= 600:
-                raise fail("run.timeout must be a number of seconds between 0 and 600")
-            run = RunSpec(
-                port=run_settings["port"],
-                paths=_strings(run_settings.get("paths", ["/"]), "run.paths", fail),
-                timeout=float(timeout),
-                cap_add=_strings(run_settings.get("cap_add", []), "run.cap_add", fail),
-            )
+        run = _run_spec(settings["run"], fail) if "run" in settings else None
         expect = settings.get("expect", "success")
         if expect not in ("success", "failure"):
             raise fail("expect must be 'success' or 'failure'")
