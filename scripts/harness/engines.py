@@ -25,8 +25,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import docker
-
 from scripts.harness import HarnessError
 from scripts.probes import free_port, processes_naming
 
@@ -173,17 +171,15 @@ class ThrowawayEngine:
             raise HarnessError(f"the throwaway engine at {self.host} has the {store_of(info)} store, not {self.store}")
 
     def _info(self) -> dict[str, Any] | None:
-        """The engine's /info, or None while it does not answer."""
-        try:
-            client = docker.DockerClient(base_url=self.host, version="auto", timeout=5)
-        except (docker.errors.DockerException, OSError):
-            return None
-        try:
-            return client.info()
-        except (docker.errors.DockerException, OSError):
-            return None
-        finally:
-            client.close()
+        """The engine's /info (as `docker info` gives it, like scripts/engine.sh reads it), or
+        None while it does not answer."""
+        command = ["docker", "-H", self.host, "info", "--format", "{{json .}}"]
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
+            with contextlib.suppress(ValueError):
+                info = json.loads(done.stdout) if done.returncode == 0 else None
+                return info if isinstance(info, dict) else None
+        return None
 
     def log(self, lines: int = 15) -> str:
         with contextlib.suppress(OSError):
