@@ -2,7 +2,7 @@
 
 YAML (the manifests, the image map) is parsed safely, its errors located. What a build
 writes while others may read or write it (the record, the kept image listings, the
-per-image build locks; scripts/bench.py's results too) is written under a lock and
+per-image build locks; the benchmark's results too) is written under a lock and
 replaced whole.
 """
 

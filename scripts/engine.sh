@@ -91,7 +91,7 @@ bridge_of() {  # never --bridge=none, never a bridge shared by two engines: eith
   esac
 }
 
-bridge_cidr_of() {  # a private subnet no other bridge here uses (tests/engines.py: 172.29.244.0/24)
+bridge_cidr_of() {  # a private subnet no other bridge here uses (throwaway engines, scripts/harness/: 10.213.0.0/16)
   case $1 in
     overlay2) echo "${LIVEDOCS_OVERLAY2_BRIDGE_CIDR:-}" ;;
     containerd) echo "${LIVEDOCS_CONTAINERD_BRIDGE_CIDR:-172.31.250.1/24}" ;;

@@ -6,8 +6,6 @@ import json
 import select
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import textwrap
 import threading
@@ -20,11 +18,13 @@ from typing import Any
 import docker
 import pytest
 
+from scripts.harness.mkdocs import mkdocs_build, mkdocs_command
+
 from .helpers import mkdocs_env
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
-MKDOCS = str(Path(sys.executable).parent / "mkdocs")
+MKDOCS = mkdocs_command()
 FIXTURE_PREFIX = "fixture-"
 
 
@@ -254,16 +254,8 @@ class TinySite:
             env["LIVEDOCS_ENGINE"] = mode
         if docker_host:
             env["DOCKER_HOST"] = docker_host
-        done = subprocess.run(
-            [*wrapper, MKDOCS, "build", "--strict"],  # wrapper: e.g. faketime
-            cwd=self.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        return Built(done.returncode, done.stdout + done.stderr, self.root)
+        done = mkdocs_build(self.root, env, ["--strict"], timeout=timeout, wrapper=wrapper)  # wrapper: e.g. faketime
+        return Built(done.code, done.output, self.root)
 
 
 @pytest.fixture

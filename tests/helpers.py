@@ -1,7 +1,7 @@
 """What several test modules do alike, written once: the environment of an mkdocs child and
-the docker CLI. Fixtures are in conftest.py; a throwaway engine in engines.py; free ports,
-the scan of /proc for what is left of an engine and its container events in
-scripts/probes.py (scripts/bench.py imports that module too)."""
+the docker CLI. Fixtures are in conftest.py; a throwaway engine in engines.py (the harness's,
+scripts/harness/, which the benchmark uses too); free ports, the scan of /proc for what is
+left of an engine and its container events in scripts/probes.py."""
 
 from __future__ import annotations
 

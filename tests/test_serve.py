@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import html
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,55 +10,28 @@ import docker
 import pytest
 
 from macros.engine import LABEL_RUN
-from scripts.probes import free_port
+from scripts.harness.mkdocs import MkdocsServer, ServerExited
 
-from .conftest import MKDOCS, TinySite, now
+from .conftest import TinySite, now
 from .helpers import mkdocs_env
 
 pytestmark = [pytest.mark.engine, pytest.mark.network]
 
 
-class Server:
+class Server(MkdocsServer):
+    """`mkdocs serve` of a tiny site (the harness's), started at once."""
+
     def __init__(self, site: TinySite) -> None:
-        self.port = free_port()
-        self.log_path = site.root / "serve.log"
-        with open(self.log_path, "w") as log:
-            self.process = subprocess.Popen(
-                [MKDOCS, "serve", "-a", f"127.0.0.1:{self.port}"],
-                cwd=site.root,
-                env=mkdocs_env(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def get(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/", timeout=5) as response:
-            return response.read().decode()
+        super().__init__(site.root, mkdocs_env(), site.root / "serve.log")
+        self.start()
 
     def wait_for(self, text: str, timeout: float = 120) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"the server stopped: {self.log[-3000:]}"
-            try:
-                page = self.get()
-            except OSError:
-                page = ""
-            if text in page:
-                return page
-            time.sleep(0.3)
-        raise AssertionError(f"{text!r} never appeared; log: {self.log[-3000:]}")
-
-    def stop(self) -> None:
-        self.process.terminate()
         try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            return self.wait(lambda page: text in (page or ""), timeout) or ""
+        except ServerExited:
+            raise AssertionError(f"the server stopped: {self.log[-3000:]}") from None
+        except TimeoutError:
+            raise AssertionError(f"{text!r} never appeared; log: {self.log[-3000:]}") from None
 
 
 @pytest.fixture
