@@ -70,12 +70,14 @@ class LiveSource(Source):
             index=self.index,
             contexts=contexts,
             folders=lambda: self._folders,
+            alone=settings.build_lock,
         )
         self._lock = threading.RLock()
         self._fingerprints: dict[str, str] = {}  # what each measured image was built from
         self._builder: Builder | LivedocsError | None = None
         self._builder_lock = threading.Lock()
         self._stamped: EngineFacts | None = None
+        self._built: set[str] = set()  # the images this source built (not found current)
 
     @classmethod
     def connect(
@@ -132,7 +134,13 @@ class LiveSource(Source):
         self.index.check_bases((self.specs[t] for t in pending), self.image_map)
         before = (self.summary.built, self.summary.failed)
         try:
-            scheduler.run(self.specs, pending, lambda tag: self.resolve(tag, say), self.settings.workers)
+            scheduler.run(
+                self.specs,
+                pending,
+                lambda tag: self.resolve(tag, say),
+                self.settings.workers,
+                lambda group: self.resolve_together(group, say),
+            )
             self.connections.close_threads()
             if isinstance(self._builder, LivedocsError):
                 raise self._builder
@@ -180,6 +188,7 @@ class LiveSource(Source):
                 self.record.put(tag, self.store, entry)
                 if built:
                     self.summary.built += 1
+                    self._built.add(tag)
                 else:
                     self.summary.cached += 1
         except LivedocsError as error:
@@ -189,6 +198,57 @@ class LiveSource(Source):
         except Exception as error:  # a bug, not a user's mistake: still one clear report
             detail = traceback.format_exc()
             self._failed(tag, LivedocsError(f"internal error while building {tag}: {error!r}", detail=detail), say)
+
+    def resolve_together(self, group: list[str], say: Progress) -> None:
+        """Images whose durations a claim compares: each is built `timing_rounds` times, the
+        group's members in turn (a, b, a, b, ...), and each keeps its median round: that
+        build's image is tagged and recorded, the other rounds' images go."""
+        for tag in group:
+            self.resolve(tag, say)
+        rounds = self.settings.timing_rounds
+        timed = [tag for tag in group if tag in self._built and tag not in self.problems]
+        if rounds == 1 or not timed:
+            return
+        made: dict[str, list[Measurement]] = {tag: [self.entries[tag]] for tag in timed}
+        try:
+            for number in range(2, rounds + 1):
+                for tag in timed:
+                    say(f"livedocs: timing round {number} of {rounds}: {tag}")
+                    with self._shelf.lock(tag):
+                        made[tag].append(self._build_again(self.specs[tag], say))
+        except LivedocsError as error:
+            for tag in timed:
+                self._discard(made[tag][1:])
+                self._failed(tag, error, say)
+            return
+        for tag in timed:
+            self._keep_median(tag, made[tag], say)
+
+    def _build_again(self, spec: ImageSpec, say: Progress) -> Measurement:
+        """One more build of an image built `after:` another, after the same edit; the image it
+        replaces under the tag stays until the rounds are compared."""
+        assert spec.after is not None
+        plan = self.planner.plan(spec, self.specs, self.image_map)
+        base = self.planner.plan(self.specs[spec.after], self.specs, self.image_map)
+        return self.measurer.build(plan, base, self.image_map, None, say)
+
+    def _keep_median(self, tag: str, made: list[Measurement], say: Progress) -> None:
+        """Tag and record the round whose steps took the median time; remove the others."""
+        ordered = sorted(made, key=lambda m: sum(step.seconds or 0.0 for step in m.steps))
+        kept = ordered[(len(ordered) - 1) // 2]
+        totals = ", ".join(f"{sum(step.seconds or 0.0 for step in m.steps):.1f}s" for m in made)
+        say(f"livedocs: {tag}: steps took {totals} in {len(made)} rounds; the median one is shown")
+        repository, _, version = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
+        self.engine.tag(kept.image_id, repository, version)
+        self._discard([m for m in made if m is not kept])
+        self._shelf.put(kept)
+        with self._lock:
+            self.entries[tag] = kept
+            self.record.put(tag, self.store, kept)
+
+    def _discard(self, made: list[Measurement]) -> None:
+        for measurement in made:
+            self.engine.remove_if_dangling(measurement.image_id)
 
     def _failed(self, tag: str, error: LivedocsError, say: Progress) -> None:
         with self._lock:

@@ -4,7 +4,10 @@
 size, layers, steps, what the builder printed); `build_failure` runs a build declared to
 fail and keeps its error. Either gives a `Measurement` stamped with the engine and the time.
 Each build is made from the folder its experiment uses (`folders.py`), the files dated by
-their last commit (`filetimes.py`) and an edited file by the moment of the edit.
+their last commit (`filetimes.py`) and an edited file by the moment of the edit, and runs
+alone on the machine (`Settings.build_lock`): no other build, on any engine, from any
+checkout, runs meanwhile. Everything else (planning, reading images, run checks) stays
+parallel.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Measurer:
         index: ImageIndex,
         contexts: Contexts,
         folders: Callable[[], ContextFolders],
+        alone: Path,
     ) -> None:
         self.root = root
         self._engine = engine  # this thread's connection
@@ -48,6 +52,7 @@ class Measurer:
         self.index = index
         self.contexts = contexts
         self._folders = folders  # this engine's (its ID is asked only when something is built)
+        self._alone = alone  # the machine-wide lock every build holds (Settings.build_lock)
 
     def build(
         self, plan: Plan, base: Plan | None, image_map: Mapping[str, str], replaced: str | None, say: Progress
@@ -96,7 +101,8 @@ class Measurer:
         started = time.monotonic()
         unexpected = f"{stage_repository(plan.spec.tag)}:unexpected"
         try:
-            builder.build(self._request(plan, plan.context, unexpected))
+            with locked(self._alone):
+                builder.build(self._request(plan, plan.context, unexpected))
         except BuildFailed as failure:
             say(f"livedocs: {plan.spec.tag} failed as expected in {time.monotonic() - started:.1f}s")
             return self.measurement(plan, error=failure.detail or failure.message, failed_line=failure.line)
@@ -131,7 +137,8 @@ class Measurer:
         edited_at = int(clock.now().timestamp())
         times.update(dict.fromkeys(context.edited, edited_at))
         request = replace(self._request(plan, context, plan.spec.tag), folder=folder, times=times)
-        return builder.build(replace(request, cache_only=cache_only))
+        with locked(self._alone):  # alone on the machine: its durations and listing are its own
+            return builder.build(replace(request, cache_only=cache_only))
 
     def _read_image(self, plan: Plan, built: Built) -> Measurement:
         """The figures of a freshly built image, as the engine reports them."""

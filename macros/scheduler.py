@@ -51,16 +51,34 @@ def dependency_order(specs: Mapping[str, ImageSpec], tags: Iterable[str]) -> lis
     return ordered
 
 
+def together_groups(specs: Mapping[str, ImageSpec]) -> list[set[str]]:
+    """The sets of images whose durations a claim compares (`together:`, either way, transitively)."""
+    groups: list[set[str]] = []
+    for tag, spec in sorted(specs.items()):
+        if spec.together is None:
+            continue
+        linked = {tag, spec.together}
+        touching = [group for group in groups if group & linked]
+        for group in touching:
+            groups.remove(group)
+            linked |= group
+        groups.append(linked)
+    return groups
+
+
 def run(
     specs: Mapping[str, ImageSpec],
     tags: Iterable[str],
     resolve: Callable[[str], None],
     workers: int,
+    resolve_together: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Resolve every tag: independent examples on up to `workers` threads, `after:` images last.
 
     `workers=0` resolves everything in the calling thread, one image after another: what a
-    profiler that sees one thread wants (LIVEDOCS_WORKERS=0).
+    profiler that sees one thread wants (LIVEDOCS_WORKERS=0). The `after:` images of a
+    `together` group go to `resolve_together` at once, in dependency order, when its last
+    member's turn comes (every member's `after:` image is resolved by then).
     """
     wanted = set(tags)
     independent = sorted(t for t in wanted if specs[t].after is None)
@@ -68,9 +86,15 @@ def run(
     for tag in independent:
         groups.setdefault(specs[tag].example, []).append(tag)
     (in_threads if workers > 0 else in_sequence)(sorted(groups.values(), key=len, reverse=True), resolve, workers)
-    for tag in dependency_order(specs, wanted):
-        if specs[tag].after is not None:
+    ordered = [tag for tag in dependency_order(specs, wanted) if specs[tag].after is not None]
+    together = [group & set(ordered) for group in together_groups(specs)] if resolve_together else []
+    for tag in ordered:
+        group = next((g for g in together if tag in g), None)
+        if group is None:
             resolve(tag)
+        elif tag == [t for t in ordered if t in group][-1]:
+            assert resolve_together is not None
+            resolve_together([t for t in ordered if t in group])
 
 
 def in_threads(groups: list[list[str]], resolve: Callable[[str], None], workers: int) -> None:

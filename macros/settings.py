@@ -9,6 +9,8 @@
     LIVEDOCS_ENGINE_TIMEOUT   engine_timeout                  30        (seconds per engine call)
     LIVEDOCS_IMAGE_MAP        image_map                       none      (official ref -> stand-in, YAML)
     LIVEDOCS_WORKERS          workers                         cores, at most 4 (0: no threads)
+    LIVEDOCS_TIMING_ROUNDS    timing_rounds                   1         (builds of each image whose
+                                                                        durations a claim compares)
     LIVEDOCS_SERVE            -                               detected  (1: problems shown, not fatal)
 
 An environment variable wins over `mkdocs.yml`, so a contributor or CI can override the
@@ -39,6 +41,7 @@ _SOURCES = {
     "timeout": ("LIVEDOCS_ENGINE_TIMEOUT", "engine_timeout"),
     "image_map": ("LIVEDOCS_IMAGE_MAP", "image_map"),
     "workers": ("LIVEDOCS_WORKERS", "workers"),
+    "timing_rounds": ("LIVEDOCS_TIMING_ROUNDS", "timing_rounds"),
     "serve": ("LIVEDOCS_SERVE", None),
 }
 
@@ -55,6 +58,7 @@ class Settings:
     timeout: float = 30.0
     image_map: str = ""  # a path, relative to `root` or the working folder; "" for none
     workers: int = 1
+    timing_rounds: int = 1  # builds of each `together` image, alternately; the median one is shown
     serve: bool = False
 
     @property
@@ -70,6 +74,12 @@ class Settings:
     def cache_dir(self) -> Path:
         """Locks and other working files: outside examples/, which `mkdocs serve` watches."""
         return self.root / CACHE
+
+    @property
+    def build_lock(self) -> Path:
+        """Held by every build, on any engine, from any checkout of this machine: a build runs
+        alone, so its durations are its own and its listing holds only its own steps."""
+        return Path(tempfile.gettempdir()) / "livedocs-engines" / "build.lock"
 
     def engine_dir(self, engine_id: str) -> Path:
         """What every build on this machine shares of one engine, whatever its checkout: the
@@ -118,6 +128,9 @@ class Settings:
         if found := raw("workers"):
             workers = int(_number(found, 0, 64, "threads", integer=True))
         image_map = str(found[1]) if (found := raw("image_map")) else ""
+        timing_rounds = 1
+        if found := raw("timing_rounds"):
+            timing_rounds = int(_number(found, 1, 9, "rounds", integer=True))
         if found := raw("serve"):
             serve = str(found[1]).lower() not in ("0", "false", "no")
         return cls(
@@ -127,6 +140,7 @@ class Settings:
             timeout=timeout,
             image_map=image_map,
             workers=workers,
+            timing_rounds=timing_rounds,
             serve=bool(serve),
         )
 

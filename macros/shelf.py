@@ -16,6 +16,10 @@ from pathlib import Path
 from .files import locked, write_atomically
 from .measurement import Measurement
 
+# Raised whenever what a measurement holds, or how a figure is read, changes: a measurement an
+# older build left is then not taken (2: CONTENT SIZE adds every manifest's content).
+FIGURES = 2
+
 
 class Shelf:
     def __init__(self, folder: Path) -> None:
@@ -29,14 +33,14 @@ class Shelf:
 
     def put(self, entry: Measurement) -> None:
         """Leave this measurement where another build on this engine finds it."""
-        path = self.folder / "measured" / f"{entry.key}.json"
+        path = self.folder / f"measured-{FIGURES}" / f"{entry.key}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, json.dumps(entry.to_json(), sort_keys=True))
 
     def get(self, key: str) -> Measurement | None:
         """The measurement a build on this engine left under `key`, if any."""
         try:
-            found = Measurement.from_json(json.loads((self.folder / "measured" / f"{key}.json").read_text()))
+            found = Measurement.from_json(json.loads((self.folder / f"measured-{FIGURES}" / f"{key}.json").read_text()))
         except (OSError, ValueError):
             return None
         return found if found.key == key else None

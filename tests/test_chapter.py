@@ -137,3 +137,41 @@ def test_a_heavier_final_stage_fails_the_build_naming_the_claim(
     claim = r'docs/multi-stage\.md:\d+: claim "size\(go-app-multi\) < 30MB" is false on '
     assert re.search(claim + r"overlay2: size\(go-app-multi\) is 4\d\.\dMB", output), output
     assert re.search(claim + r"containerd: size\(go-app-multi\) is \d+(\.\d+)?MB", output), output
+
+
+def dockerfile_stages(text: str) -> list[tuple[str, int]]:
+    """(the name BuildKit gives each stage, its number of instructions, FROM included): `AS x`
+    names it x, an unnamed one is `stage-<index>`."""
+    from macros.dockerfile import instructions
+
+    stages: list[tuple[str, int]] = []
+    for instruction in instructions(text):
+        if instruction.keyword == "FROM":
+            words = instruction.arguments.split()
+            named = words[-1] if len(words) >= 3 and words[-2].upper() == "AS" else f"stage-{len(stages)}"
+            stages.append((named, 0))
+        if stages:
+            stages[-1] = (stages[-1][0], stages[-1][1] + 1)
+    return stages
+
+
+def test_every_recorded_listing_names_only_its_own_dockerfiles_steps(real_site: RealSite) -> None:
+    """Each step label of every recorded build (`[build 3/6]`) names a stage of that image's own
+    Dockerfile and that stage's number of instructions: no build ran alongside another one whose
+    steps it shares (builds are made one at a time, machine-wide)."""
+    wrong = []
+    for tag, stores in real_site.record["images"].items():
+        for store, entry in stores.items():
+            stages = dockerfile_stages((REPO / entry["dockerfile"]).read_text())
+            for step in (entry.get("build") or {}).get("steps", []):
+                label = step.get("label", "")
+                found = re.fullmatch(r"(?:(?P<stage>\S+) )?(?P<index>\d+)/(?P<count>\d+)", label)
+                assert found, (tag, store, label)
+                count = int(found["count"])
+                if found["stage"] is None:
+                    ok = len(stages) == 1 and stages[0][1] == count
+                else:
+                    ok = (found["stage"], count) in stages
+                if not ok or int(found["index"]) > count:
+                    wrong.append(f"{tag} on {store}: [{label}] {step['instruction'][:40]}")
+    assert not wrong, "steps of another Dockerfile in a listing:\n" + "\n".join(wrong)

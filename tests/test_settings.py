@@ -18,6 +18,7 @@ def test_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "auto", (None,), 30.0, "", False
     )  # fmt: skip
     assert settings.workers == 3, "a thread per core"
+    assert settings.timing_rounds == 1
     assert settings.record_path == tmp_path.resolve() / "examples" / "measurements.json"
 
 
@@ -39,6 +40,12 @@ def test_the_environment_wins_over_mkdocs_yml(tmp_path: Path) -> None:
     assert (settings.mode, settings.workers, settings.timeout, settings.engines) == ("replay", 2, 5.0, ("tcp://x:1",))
 
 
+def test_timing_rounds_from_mkdocs_yml_or_the_environment(tmp_path: Path) -> None:
+    assert Settings.load(tmp_path, config={"timing_rounds": 3}, environ={}).timing_rounds == 3
+    environ = {"LIVEDOCS_TIMING_ROUNDS": "5"}
+    assert Settings.load(tmp_path, config={"timing_rounds": 3}, environ=environ).timing_rounds == 5
+
+
 def test_serve_from_the_generator_or_the_environment(tmp_path: Path) -> None:
     assert Settings.load(tmp_path, environ={}, serve=True).serve
     assert not Settings.load(tmp_path, environ={"LIVEDOCS_SERVE": "0"}, serve=True).serve
@@ -54,6 +61,8 @@ def test_serve_from_the_generator_or_the_environment(tmp_path: Path) -> None:
         ({"LIVEDOCS_ENGINE_TIMEOUT": "0"}, {}, "expected between 0 and 3600 seconds"),
         ({"LIVEDOCS_WORKERS": "-1"}, {}, "expected between 0 and 64 threads"),
         ({}, {"wrokers": 2}, "unknown setting(s) wrokers"),
+        ({"LIVEDOCS_TIMING_ROUNDS": "0"}, {}, "LIVEDOCS_TIMING_ROUNDS='0': expected between 1 and 9 rounds"),
+        ({}, {"timing_rounds": "many"}, "extra.livedocs.timing_rounds='many': expected a number of rounds"),
     ],
 )
 def test_a_bad_setting_is_named(

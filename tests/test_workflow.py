@@ -134,6 +134,7 @@ def test_every_store_is_measured_live_against_the_real_base_images(workflow: dic
     assert measure["strategy"]["fail-fast"] is False, "a false claim on one store must not hide the other's"
     assert measure["runs-on"] == "ubuntu-24.04" and "permissions" not in measure
     assert measure["env"]["LIVEDOCS_ENGINE"] == "live"
+    assert measure["env"]["LIVEDOCS_TIMING_ROUNDS"] == "3", "the scheduled rebuild times each side three times"
     assert "matrix.store" in measure["env"]["STORE"]
     checkout = next(step for step in measure["steps"] if str(step.get("uses", "")).startswith("actions/checkout"))
     assert checkout["with"]["fetch-depth"] == 0, "files carry their last commit's date: the whole history"
