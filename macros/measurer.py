@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,18 +67,18 @@ class Measurer:
         folder = folders.of(base.spec.tag) if base is not None else None
         if base is not None and folder is None:  # its folder is gone: send the base once first
             folder = folders.fresh(base.spec.example)
-            say(f"livedocs: sending the context of {base.spec.tag} before {spec.tag}'s edit")
-            with locked(folders.lock(folder)):
+            sending = f"livedocs: sending the context of {base.spec.tag} before {spec.tag}'s edit"
+            with locked(folders.lock(folder)), self._alone_on_the_machine(say, sending):
                 self._build_from(builder, base, base.context, folder, cache_only=True)
             folders.record(base.spec.tag, folder)
         folder = folder if folder is not None else folders.fresh(spec.example)
-        say(f"livedocs: building {spec.tag} from {plan.dockerfile}")
-        started = time.monotonic()
         # an edited variant is sent with a nonce: its context differs from its original's
         sent = build_context(spec, self.root, image_map, nonce=uuid.uuid4().hex) if spec.edit else plan.context
         try:
-            with locked(folders.lock(folder)):
+            building = f"livedocs: building {spec.tag} from {plan.dockerfile}"
+            with locked(folders.lock(folder)), self._alone_on_the_machine(say, building) as elapsed:
                 built = self._build_from(builder, plan, sent, folder)
+                seconds = elapsed()
             if base is None:
                 folders.record(spec.tag, folder)
         except BuildFailed as failure:
@@ -91,20 +92,23 @@ class Measurer:
             self._engine().remove_if_dangling(replaced)  # untagged by this build: nobody else needs it
         measurement = self._read_image(plan, built)
         size = human_size(measurement.size_bytes or 0)
-        say(f"livedocs: built {spec.tag} in {time.monotonic() - started:.1f}s: {size}")
+        say(f"livedocs: built {spec.tag} in {seconds:.1f}s: {size}")
         return measurement
 
     def build_failure(self, plan: Plan, say: Progress) -> Measurement:
         """A build meant to fail: its real error, or an error of ours if it built."""
         builder = self._builder()
-        say(f"livedocs: building {plan.spec.tag} (expected to fail) from {plan.dockerfile}")
-        started = time.monotonic()
+        building = f"livedocs: building {plan.spec.tag} (expected to fail) from {plan.dockerfile}"
         unexpected = f"{stage_repository(plan.spec.tag)}:unexpected"
-        try:
-            with locked(self._alone):
+        with self._alone_on_the_machine(say, building) as elapsed:
+            try:
                 builder.build(self._request(plan, plan.context, unexpected))
-        except BuildFailed as failure:
-            say(f"livedocs: {plan.spec.tag} failed as expected in {time.monotonic() - started:.1f}s")
+                failure = None
+            except BuildFailed as failed:
+                failure = failed
+            seconds = elapsed()
+        if failure is not None:
+            say(f"livedocs: {plan.spec.tag} failed as expected in {seconds:.1f}s")
             return self.measurement(plan, error=failure.detail or failure.message, failed_line=failure.line)
         self._engine().remove_image(unexpected)
         raise plan.spec.error(
@@ -137,8 +141,16 @@ class Measurer:
         edited_at = int(clock.now().timestamp())
         times.update(dict.fromkeys(context.edited, edited_at))
         request = replace(self._request(plan, context, plan.spec.tag), folder=folder, times=times)
-        with locked(self._alone):  # alone on the machine: its durations and listing are its own
-            return builder.build(replace(request, cache_only=cache_only))
+        return builder.build(replace(request, cache_only=cache_only))
+
+    @contextmanager
+    def _alone_on_the_machine(self, say: Progress, starting: str) -> Iterator[Callable[[], float]]:
+        """Hold the machine-wide build lock (its durations and listing are a build's own), say
+        `starting` once it is held, and give the seconds since then."""
+        with locked(self._alone):
+            say(starting)
+            started = time.monotonic()
+            yield lambda: time.monotonic() - started
 
     def _read_image(self, plan: Plan, built: Built) -> Measurement:
         """The figures of a freshly built image, as the engine reports them."""

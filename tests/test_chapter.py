@@ -175,3 +175,22 @@ def test_every_recorded_listing_names_only_its_own_dockerfiles_steps(real_site: 
                 if not ok or int(found["index"]) > count:
                     wrong.append(f"{tag} on {store}: [{label}] {step['instruction'][:40]}")
     assert not wrong, "steps of another Dockerfile in a listing:\n" + "\n".join(wrong)
+
+
+def test_the_served_page_is_dated_by_its_last_commit(real_site: RealSite) -> None:
+    """`Last-Modified` of go-app-static's page, as recorded on every store, is the time of the
+    last commit that changed `static/index.html` (the page says so), not a fixed date."""
+    from email.utils import formatdate
+
+    page = "examples/go-app-static/static/index.html"
+    status = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--", page], capture_output=True, text=True, check=True
+    )
+    assert status.stdout == "", f"{page} is edited: its date is its own, not its commit's"
+    committed = subprocess.run(
+        ["git", "-C", str(REPO), "log", "-1", "--format=%ct", "--", page], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    expected = formatdate(int(committed), usegmt=True)
+    for store, entry in real_site.record["images"]["go-app-static"].items():
+        headers = dict(entry["responses"]["/"]["headers"])
+        assert headers["Last-Modified"] == expected, store
