@@ -140,17 +140,21 @@ def test_a_heavier_final_stage_fails_the_build_naming_the_claim(
 
 
 def dockerfile_stages(text: str) -> list[tuple[str, int]]:
-    """(the name BuildKit gives each stage, its number of instructions, FROM included): `AS x`
-    names it x, an unnamed one is `stage-<index>`."""
+    """(the name BuildKit gives each stage, its number of steps): `AS x` names it x, an unnamed
+    one is `stage-<index>`. BuildKit numbers the instructions that make a step of the build
+    (RUN, COPY, ADD, WORKDIR, and a FROM of an image: not `FROM scratch`, not `FROM <stage>`),
+    not those that only set the image's settings (CMD, ENV, EXPOSE...)."""
     from macros.dockerfile import instructions
 
     stages: list[tuple[str, int]] = []
     for instruction in instructions(text):
+        counted = instruction.keyword in ("RUN", "COPY", "ADD", "WORKDIR")
         if instruction.keyword == "FROM":
             words = instruction.arguments.split()
             named = words[-1] if len(words) >= 3 and words[-2].upper() == "AS" else f"stage-{len(stages)}"
+            counted = words[0] != "scratch" and words[0] not in {name for name, _ in stages}
             stages.append((named, 0))
-        if stages:
+        if stages and counted:
             stages[-1] = (stages[-1][0], stages[-1][1] + 1)
     return stages
 
