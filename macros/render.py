@@ -317,7 +317,8 @@ def _provenance_lines(store: str, notice: str | None, entries: Sequence[tuple[st
             + ", ".join(f"`{s}`" for s in standins)
             + ": local images built from Debian's busybox and the official Go toolchain, because this"
             " build machine cannot reach a registry. The real images are larger (Alpine's base is"
-            " about 7MB, the Go image about 220MB); the claims on this page hold for both."
+            " about 7MB, the Go image about 220MB). This build checked the claims on this page on the"
+            " stand-ins only; a build that can pull the official images checks them there."
         )
         lines.append("")
     # One line per distinct engine as a reader's `docker version` tells it (engines that differ

@@ -114,6 +114,8 @@ def test_provenance_names_the_images_the_page_showed() -> None:
     shown = _render(Pages([chapter_facts()]))[6]
     assert "**Images:** `go-app-single`, `go-app-multi`" in shown
     assert "Measured on offline stand-ins" in shown
+    assert "checked the claims on this page on the stand-ins only" in shown, "what an offline build checked"
+    assert "hold for both" not in shown, "an offline build cannot check the official images"
     assert "    - **Engine:** Docker Engine 28.5.2, overlay2, linux/amd64, the classic builder\n" in shown
 
 
