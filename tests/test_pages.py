@@ -167,7 +167,10 @@ def test_replay_banner_only_on_pages_with_figures() -> None:
     facts.notice = "no Docker engine answers"
     pages = Pages([facts])
     _render(pages)
-    assert "no Docker engine answers" in pages.replay_banner()
+    banner = " ".join(pages.replay_banner().split())
+    assert "Recorded figures" in banner and "no Docker engine answered" in banner
+    provenance = pages.provenance()
+    assert provenance.startswith("??? ") and "no Docker engine answers" in provenance, "collapsed, with the reason"
     pages.begin_page("docs/prose.md", "# Only words\n")
     assert pages.replay_banner() == ""
 
