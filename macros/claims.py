@@ -8,7 +8,7 @@
     status(go-app-static, '/myapp') == 404
     body(go-app-static, '/') contains 'Welcome'
     body(go-app-multi, '/hello') matches /Hello.*hello/
-    cached_steps(cache-deps-first-edited) > cached_steps(cache-copy-all-edited)
+    cached_steps(fast-plain-edited) > cached_steps(fast-copy-all-edited)
     build(typo-stage) fails with /invalid from flag value|failed to resolve source metadata/
 
 A claim parses into small typed objects; checking it against a `Facts` provider gives a

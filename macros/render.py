@@ -261,7 +261,8 @@ def provenance_box(stores: Sequence[tuple[str, str | None, Sequence[tuple[str, M
     if not any(entries for _, _, entries in stores):
         return ""
     warn = any(notice or _standins(entries) for _, notice, entries in stores)
-    lines = [f'???+ {"warning" if warn else "info"} "Engines, builder and base images"', ""]
+    # Collapsed: the details are for a reader who compares with their own `docker version`.
+    lines = [f'??? {"warning" if warn else "info"} "Engines, builder and base images"', ""]
     for store, notice, entries in stores:
         if not entries:
             continue
@@ -317,7 +318,8 @@ def _provenance_lines(store: str, notice: str | None, entries: Sequence[tuple[st
             + ", ".join(f"`{s}`" for s in standins)
             + ": local images built from Debian's busybox and the official Go toolchain, because this"
             " build machine cannot reach a registry. The real images are larger (Alpine's base is"
-            " about 7MB, the Go image about 220MB); the claims on this page hold for both."
+            " about 7MB, the Go image about 220MB). This build checked the claims on this page on the"
+            " stand-ins only; a build that can pull the official images checks them there."
         )
         lines.append("")
     # One line per distinct engine as a reader's `docker version` tells it (engines that differ
@@ -344,9 +346,12 @@ def stale_banner(folders: Sequence[str]) -> str:
 
 
 def replay_banner(notice: str) -> str:
-    """The notice on every page whose figures were replayed rather than measured."""
+    """The notice on every page whose figures were replayed rather than measured. The reason
+    (`notice`: engine addresses, settings) goes to the log and the collapsed provenance box,
+    not into the reader's text."""
     return (
         '!!! warning "Recorded figures"\n\n'
-        f"    The figures on this page were not measured in this build: {notice}.\n"
-        "    They are the ones recorded by the last build that had a Docker engine.\n\n"
+        "    Some or all of the figures on this page were not measured in this build: no Docker\n"
+        "    engine answered for their image store. They are the ones recorded by the last build\n"
+        "    that had one; the box at the end of the page says which.\n\n"
     )

@@ -114,6 +114,8 @@ def test_provenance_names_the_images_the_page_showed() -> None:
     shown = _render(Pages([chapter_facts()]))[6]
     assert "**Images:** `go-app-single`, `go-app-multi`" in shown
     assert "Measured on offline stand-ins" in shown
+    assert "checked the claims on this page on the stand-ins only" in shown, "what an offline build checked"
+    assert "hold for both" not in shown, "an offline build cannot check the official images"
     assert "    - **Engine:** Docker Engine 28.5.2, overlay2, linux/amd64, the classic builder\n" in shown
 
 
@@ -165,7 +167,10 @@ def test_replay_banner_only_on_pages_with_figures() -> None:
     facts.notice = "no Docker engine answers"
     pages = Pages([facts])
     _render(pages)
-    assert "no Docker engine answers" in pages.replay_banner()
+    banner = " ".join(pages.replay_banner().split())
+    assert "Recorded figures" in banner and "no Docker engine answered" in banner
+    provenance = pages.provenance()
+    assert provenance.startswith("??? ") and "no Docker engine answers" in provenance, "collapsed, with the reason"
     pages.begin_page("docs/prose.md", "# Only words\n")
     assert pages.replay_banner() == ""
 

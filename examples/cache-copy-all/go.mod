@@ -1,3 +1,0 @@
-module example.com/cache-copy-all
-
-go 1.21

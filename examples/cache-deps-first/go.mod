@@ -1,3 +1,0 @@
-module example.com/cache-deps-first
-
-go 1.21
