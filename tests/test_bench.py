@@ -46,11 +46,17 @@ PREVIOUS = {
 
 @pytest.mark.engine
 def test_quick_bench_writes_positive_figures_and_leaves_the_record_alone(tmp_path: Path) -> None:
-    """The whole quick bench, on a small site (one example, two images: one built, one failing as
-    declared) so that its two cold builds take seconds; the paths it takes are the real site's."""
+    """The whole quick bench, on a small site (one example, three images: one built, one built
+    again after an edit, one failing as declared) so that its two cold builds take seconds; the
+    paths it takes are the real site's."""
     (tmp_path / "latest.json").write_text(json.dumps(PREVIOUS))
     small = TinySite(tmp_path / "small-site")
-    small.example("hello")
+    example = small.example("hello")
+    with (example / "livedocs.yml").open("a") as manifest:
+        manifest.write("  fixture-hello-edited:\n    after: fixture-hello\n    edit: [message.txt]\n")
+    edits = small.root / "examples" / "_edits" / "hello"
+    edits.mkdir(parents=True)
+    (edits / "message.txt").write_text("hello again, after an edit\n")
     small.write(
         "# Small\n\nThe fixture weighs {{ size('fixture-hello') }}. {{ claim('size(fixture-hello) < 30MB') }}\n"
     )
@@ -104,7 +110,7 @@ def test_quick_bench_writes_positive_figures_and_leaves_the_record_alone(tmp_pat
         assert_gone(engine["folder"], engine["bridge"].split()[0])
     assert latest["details"]["site_source"] == str(small.root)
     images = len(load_examples(small.root))
-    assert images == 2
+    assert images == 3
     assert pair["site"]["summary"].startswith(f"livedocs: built {images}, cached 0"), pair["site"]["summary"]
     assert len(pair["by_hand"]["seconds_by_build"]) == images
     assert all(

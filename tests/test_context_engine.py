@@ -9,6 +9,8 @@ import pytest
 
 from macros.context import is_ignored, read_dockerignore
 
+from .helpers import REPO
+
 pytestmark = pytest.mark.engine
 
 FILES = [
@@ -61,3 +63,28 @@ def test_the_files_the_site_sends_are_the_ones_buildkit_sends(tmp_path: Path) ->
     kept = {name for name in [*FILES, ".dockerignore"] if not is_ignored(name, rules)}
     assert sent == kept
     assert ".dockerignore" not in sent and "keep.md" in sent and "build/keep/this.txt" in sent
+
+
+def test_the_context_ignore_folder_as_committed_sends_what_the_page_says(tmp_path: Path) -> None:
+    """A reader's own `docker buildx build` of `examples/context-ignore` as it is in the repository
+    (its Dockerfile's FROM lines mapped to the stand-ins, from outside the folder): the build stage
+    receives the source, the module file and the `.dockerignore` itself, as fast-builds.md says,
+    and not the site's `livedocs.yml`, the Dockerfile or the log."""
+    from macros.dockerfile import rewrite_images
+    from macros.imagemap import load_image_map
+
+    folder = REPO / "examples" / "context-ignore"
+    image_map = load_image_map(REPO, str(REPO / "tests" / "standins" / "image-map.yml"))
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(rewrite_images((folder / "Dockerfile").read_text(), image_map))
+    out = tmp_path / "out"
+    command = ["docker", "buildx", "build", "--quiet", "--target", "build", "-f", str(dockerfile)]
+    done = subprocess.run(
+        [*command, "--output", f"type=local,dest={out}", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (out / "src").iterdir()) == [".dockerignore", "go.mod", "main.go"]

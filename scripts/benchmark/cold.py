@@ -121,8 +121,9 @@ def cli_builds(specs: Mapping[str, ImageSpec], image_map: str, workdir: Path) ->
         spec = specs[tag]
         context = workdir / "by-hand" / re.sub(r"[^A-Za-z0-9_.-]", "_", tag)
         shutil.copytree(spec.context_path, context, symlinks=True)
-        for original, replacement in spec.edit.items():
-            shutil.copyfile(spec.context_path / replacement, context / original)
+        site_root = spec.folder.parent.parent  # examples/<app> of the site copy
+        for original, replacement in spec.edit.items():  # replacement: the site's examples/_edits/<app>/<file>
+            shutil.copyfile(site_root / replacement, context / original)
         dockerfile = context / spec.dockerfile
         dockerfile.write_text(rewrite_images(dockerfile.read_text(encoding="utf-8"), mapping), encoding="utf-8")
         command = ["docker", "buildx", "build", "--progress=plain", "-t", tag, "-f", str(dockerfile)]
