@@ -50,7 +50,9 @@ def instructions(text: str) -> list[Instruction]:
 
 
 @dataclass(frozen=True)
-class BaseImage:
+class BaseReference:
+    """A base image as the Dockerfile names it (FROM, COPY --from=<image>), and where."""
+
     line: int
     ref: str  # as written in the Dockerfile
 
@@ -63,15 +65,15 @@ def _from_parts(arguments: str) -> tuple[str, str | None]:
     return image, stage
 
 
-def base_images(text: str) -> list[BaseImage]:
+def base_images(text: str) -> list[BaseReference]:
     """Images the build starts from or copies from, stage names and `scratch` left out."""
     stages: set[str] = set()
-    found: list[BaseImage] = []
+    found: list[BaseReference] = []
     for step in instructions(text):
         if step.keyword == "FROM":
             image, stage = _from_parts(step.arguments)
             if image.lower() != "scratch" and image.lower() not in stages:
-                found.append(BaseImage(step.line, image))
+                found.append(BaseReference(step.line, image))
             if stage:
                 stages.add(stage.lower())
         elif step.keyword == "COPY":
@@ -79,7 +81,7 @@ def base_images(text: str) -> list[BaseImage]:
             if match:
                 source = match.group(1)
                 if not source.isdigit() and source.lower() not in stages and (":" in source or "/" in source):
-                    found.append(BaseImage(step.line, source))
+                    found.append(BaseReference(step.line, source))
     return found
 
 
