@@ -20,20 +20,8 @@ def commit_times(root: Path, under: str = "examples") -> dict[str, int]:
     if git is None or not (root / ".git").exists():
         return {}
     try:
-        logged = subprocess.run(
-            [git, "-C", str(root), "log", "--format=%x00%ct", "--name-only", "--no-renames", "--", under],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
-        changed = subprocess.run(
-            [git, "-C", str(root), "status", "--porcelain", "-z", "--untracked-files=all", "--", under],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
+        logged = _git(git, root, "log", "--format=%x00%ct", "--name-only", "--no-renames", "--", under)
+        changed = _git(git, root, "status", "--porcelain", "-z", "--untracked-files=all", "--", under)
     except (OSError, subprocess.SubprocessError):
         return {}
     times: dict[str, int] = {}
@@ -46,6 +34,10 @@ def commit_times(root: Path, under: str = "examples") -> dict[str, int]:
         if len(entry) > 3:
             times.pop(entry[3:], None)  # edited, added or untracked: not as committed
     return times
+
+
+def _git(git: str, root: Path, *args: str) -> str:
+    return subprocess.run([git, "-C", str(root), *args], capture_output=True, text=True, timeout=60, check=True).stdout
 
 
 def file_time(path: Path, root: Path, times: dict[str, int]) -> int:
