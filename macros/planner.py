@@ -74,12 +74,24 @@ class Planner:
         bases = self.index.bases(spec, context.dockerfile_text, image_map)
         key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, self.builder)
         partners = [t for t, other in sorted(specs.items()) if spec.together == t or other.together == spec.tag]
-        if partners:  # timings compared with another image's: a change to either rebuilds both
-            inputs = [key, *(self.fingerprint(specs[t]) for t in partners)]
-            key = hashlib.sha256("|".join(inputs).encode()).hexdigest()
+        # timings compared with another image's: a change to either rebuilds both; and an image built
+        # `after:` another in its folder sends only what differs from it, so what came before is an input
+        inputs = [self.fingerprint(specs[t]) for t in [*partners, *self._predecessors(spec, specs)]]
+        if inputs:
+            key = hashlib.sha256("|".join([key, *inputs]).encode()).hexdigest()
         sources = source_digest(self.root, spec)
         shown = spec.dockerfile_path.relative_to(self.root).as_posix()
         return Plan(spec, context, key, bases, shown, self.builder, sources)
+
+    @staticmethod
+    def _predecessors(spec: ImageSpec, specs: Mapping[str, ImageSpec]) -> list[str]:
+        """The images built in `spec`'s folder before it, nearest first (its `after:` chain)."""
+        chain: list[str] = []
+        tag = spec.after
+        while tag and tag in specs and tag not in chain:
+            chain.append(tag)
+            tag = specs[tag].after
+        return chain
 
     def current(self, plan: Plan, recorded: Measurement | None) -> Measurement | None:
         """The recorded measurement, if the engine's image (or, for a failure, the record) is

@@ -22,9 +22,9 @@ KB = 1000
 PAGE = """\
 # Sent
 
-First {{ context_size("xfer") }}, after the edit {{ context_size("xfer-edited") }}.
-{{ claim("context_size(xfer) > 100kB") }}
-{{ claim("context_size(xfer-edited) < 15kB") }}
+First {{ context_size("fixture-xfer") }}, after the edit {{ context_size("fixture-xfer-edited") }}.
+{{ claim("context_size(fixture-xfer) > 100kB") }}
+{{ claim("context_size(fixture-xfer-edited) < 15kB") }}
 """
 
 
@@ -36,15 +36,15 @@ def text(size: int, seed: int) -> str:
 
 def transfer_example(site: TinySite, seed: int) -> Path:
     """A 100 kB folder (ten 10 kB files) copied whole, and an edit that changes one of them."""
-    folder = site.root / "examples" / "xfer"
+    folder = site.root / "examples" / "fixture-xfer"
     folder.mkdir(parents=True)
     for n in range(10):
         (folder / f"part{n}.txt").write_text(text(10 * KB, seed + n))
     (folder / "Dockerfile").write_text("FROM scratch\nCOPY . /data/\n")
     (folder / "livedocs.yml").write_text(
-        "images:\n  xfer: {}\n  xfer-edited:\n    after: xfer\n    edit: [part3.txt]\n"
+        "images:\n  fixture-xfer: {}\n  fixture-xfer-edited:\n    after: fixture-xfer\n    edit: [part3.txt]\n"
     )
-    edits = site.root / "examples" / "_edits" / "xfer"
+    edits = site.root / "examples" / "_edits" / "fixture-xfer"
     edits.mkdir(parents=True)
     (edits / "part3.txt").write_text(text(10 * KB, seed + 100))
     return folder
@@ -65,18 +65,18 @@ def test_a_second_build_after_an_edit_sends_only_what_changed_on_both_stores(sit
     assert first.code == 0, first.output
     record = first.record()
     for store in engines:
-        assert sent(record, "xfer", store) >= 100 * KB, store
-        assert sent(record, "xfer-edited", store) <= 15 * KB, store
+        assert sent(record, "fixture-xfer", store) >= 100 * KB, store
+        assert sent(record, "fixture-xfer-edited", store) <= 15 * KB, store
 
     shutil.rmtree(site.root / ".cache" / "livedocs" / "contexts")
-    (site.root / "examples" / "_edits" / "xfer" / "part3.txt").write_text(text(10 * KB, seed=7))
+    (site.root / "examples" / "_edits" / "fixture-xfer" / "part3.txt").write_text(text(10 * KB, seed=7))
     again = site.build(engines=engines)
     assert again.code == 0, again.output
-    assert again.output.count("livedocs: sending the context of xfer before xfer-edited's edit") == 2
-    assert "livedocs: building xfer from" not in again.output, "the image built first is current"
+    assert again.output.count("livedocs: sending the context of fixture-xfer before fixture-xfer-edited's edit") == 2
+    assert "livedocs: building fixture-xfer from" not in again.output, "the image built first is current"
     for store in engines:
-        assert sent(again.record(), "xfer-edited", store) <= 15 * KB, store
-        assert sent(again.record(), "xfer", store) == sent(record, "xfer", store), "its figure is kept"
+        assert sent(again.record(), "fixture-xfer-edited", store) <= 15 * KB, store
+        assert sent(again.record(), "fixture-xfer", store) == sent(record, "fixture-xfer", store), "its figure is kept"
 
 
 def git(root: Path, *args: str, date: str | None = None) -> None:
@@ -99,8 +99,8 @@ def test_files_carry_their_last_commit_date_into_the_image(site: TinySite) -> No
     (folder / "Dockerfile").write_text("FROM scratch\nCOPY a.txt b.txt /\n")
     (folder / "a.txt").write_text("committed as it is\n")
     (folder / "b.txt").write_text("edited after the commit\n")
-    (folder / "livedocs.yml").write_text("images:\n  dated-files: {}\n")
-    site.write("# d\n{{ size('dated-files') }}\n")
+    (folder / "livedocs.yml").write_text("images:\n  fixture-dated-files: {}\n")
+    site.write("# d\n{{ size('fixture-dated-files') }}\n")
     git(site.root, "init", "-q")
     git(site.root, "add", "-A")
     git(site.root, "commit", "-q", "-m", "examples", date="2001-02-03T04:05:06+00:00")
@@ -108,7 +108,7 @@ def test_files_carry_their_last_commit_date_into_the_image(site: TinySite) -> No
     os.utime(folder / "b.txt", (1_500_000_000, 1_500_000_000))
     built = site.build()
     assert built.code == 0, built.output
-    container = docker_cli("create", "dated-files", "/none")
+    container = docker_cli("create", "fixture-dated-files", "/none")
     try:
         exported = subprocess.run(["docker", "export", container], capture_output=True, check=True).stdout
     finally:
@@ -117,4 +117,4 @@ def test_files_carry_their_last_commit_date_into_the_image(site: TinySite) -> No
         dates = {member.name: int(member.mtime) for member in archive.getmembers() if member.isfile()}
     assert dates["a.txt"] == 981173106  # 2001-02-03T04:05:06Z
     assert dates["b.txt"] == 1_500_000_000
-    assert json.loads((site.root / "examples" / "measurements.json").read_text())["images"]["dated-files"]
+    assert json.loads((site.root / "examples" / "measurements.json").read_text())["images"]["fixture-dated-files"]

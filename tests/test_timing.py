@@ -16,18 +16,19 @@ pytestmark = pytest.mark.engine
 DOCKERFILE = "FROM alpine:3.19\nCOPY note.txt /note.txt\nRUN cat /note.txt > /copy.txt && sleep {pause}\n"
 MANIFEST = """\
 images:
-  timed-a: {}
-  timed-b:
+  fixture-timed-a: {}
+  fixture-timed-b:
     dockerfile: Dockerfile.b
-  timed-a-edited:
-    after: timed-a
+  fixture-timed-a-edited:
+    after: fixture-timed-a
     edit: [note.txt]
-  timed-b-edited:
+  fixture-timed-b-edited:
     dockerfile: Dockerfile.b
-    after: timed-b
+    after: fixture-timed-b
     edit: [note.txt]
-    together: timed-a-edited
+    together: fixture-timed-a-edited
 """
+EDITED = ("fixture-timed-a-edited", "fixture-timed-b-edited")
 
 
 def dangling() -> set[str]:
@@ -49,14 +50,15 @@ def test_timing_rounds_build_each_side_in_turn_and_keep_the_median(site: TinySit
     (edits / "note.txt").write_text("edited\n")
     config = site.root / "mkdocs.yml"
     config.write_text(config.read_text() + "extra:\n  livedocs:\n    timing_rounds: 3\n")
-    site.write("# t\n{{ step_seconds('timed-a-edited', 'RUN cat') }} {{ step_seconds('timed-b-edited', 'RUN cat') }}\n")
+    shown = " ".join(f"{{{{ step_seconds('{tag}', 'RUN cat') }}}}" for tag in EDITED)
+    site.write(f"# t\n{shown}\n")
     before = dangling()
     built = site.build()
     assert built.code == 0, built.output
     rounds = re.findall(r"livedocs: timing round (\d) of 3: (\S+)", built.output)
-    assert rounds == [(n, tag) for n in "23" for tag in ("timed-a-edited", "timed-b-edited")], "in turn"
+    assert rounds == [(n, tag) for n in "23" for tag in EDITED], built.output
     record = built.record()["images"]
-    for tag in ("timed-a-edited", "timed-b-edited"):
+    for tag in EDITED:
         found = re.search(rf"livedocs: {tag}: steps took (\S+)s, (\S+)s, (\S+)s in 3 rounds", built.output)
         assert found, built.output
         entry = record[tag]["overlay2"]
