@@ -83,9 +83,7 @@ def on_pre_page_macros(env: Any) -> None:
 def on_post_page_macros(env: Any) -> None:
     pages = _current.get("pages")
     if pages is not None:
-        banner = pages.replay_banner()
-        if banner:
-            env.markdown = banner + env.markdown
+        env.markdown = pages.finish_page(env.markdown)
 
 
 def on_post_build(env: Any) -> None:

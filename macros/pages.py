@@ -305,6 +305,11 @@ class Pages:
                     shown.add(str(error))
         return extra
 
+    def finish_page(self, markdown: str) -> str:
+        """The page's Markdown once its macros ran: one mark per run of claims that hold, and the
+        replay banner, if any, on top."""
+        return self.replay_banner() + render.merged_marks(markdown)
+
     def replay_banner(self) -> str:
         """A notice for the top of a page whose figures are not what its sources give now: a
         build that wanted an engine and fell back to the record, or a replay of images whose

@@ -179,18 +179,42 @@ def store_name(store: str) -> str:
     return STORE_NAMES.get(store, store)
 
 
+# What differs between two runs of the same build on any engine: the time each step took or
+# printed at, the HTTP `Date:` header, BuildKit's step numbers (the order steps started in) and
+# the IDs of its internal refs. Outputs equal once these are masked are the same output.
+_RUN_TO_RUN = (
+    (re.compile(r"^Date: .*$", re.M), "Date: *"),
+    (re.compile(r"^(#\d+ )?\d+\.\d+ ", re.M), r"\1* "),  # a line's time in its step: `#8 0.249 go: ...`
+    (re.compile(r"\b\d+(\.\d+)?s\b"), "*s"),  # `DONE 11.1s`, `0.0s`
+    (re.compile(r"^#\d+\b", re.M), "#*"),
+    (re.compile(r"\bref [0-9a-z-]+::[0-9a-z]+"), "ref *"),
+)
+ALIKE_NOTE = "Printed alike on every image store but for timings, dates, step numbers and IDs: shown once."
+
+
+def run_to_run_masked(text: str) -> str:
+    """`text` with what changes from one run of a build to the next masked (`_RUN_TO_RUN`)."""
+    for pattern, replacement in _RUN_TO_RUN:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def per_store(shown: Sequence[tuple[str, str]], inline: bool, named: bool = False) -> str:
     """One rendering per image store, side by side; just one when they all agree.
 
     Blocks become Material content tabs labelled by store: with `content.tabs.link`,
-    choosing a store in one tab set chooses it in every set of the page. `named`: some
-    store has no such figure, so even one figure says which store it is from.
+    choosing a store in one tab set chooses it in every set of the page. A block whose
+    renderings differ only in what differs from run to run (`run_to_run_masked`) is shown
+    once, the first store's, with a note saying so. `named`: some store has no such figure,
+    so even one figure says which store it is from.
     """
     texts = {text for _, text in shown}
     if len(texts) == 1 and not named:
         return shown[0][1]
     if inline:
         return " / ".join(f"{text} ({store})" for store, text in shown)
+    if not named and len({run_to_run_masked(text) for text in texts}) == 1:
+        return f'{shown[0][1]}\n\n<p class="livedocs-alike">{html.escape(ALIKE_NOTE)}</p>'
     parts = []
     for store, text in shown:
         body = "\n".join(f"    {line}" if line.strip() else "" for line in text.splitlines())
@@ -234,6 +258,21 @@ def claim_mark(holds: bool, summary: str) -> str:
     if holds:
         return f'<span class="livedocs-claim" title="{html.escape(summary)}">✓</span>'
     return f'<span class="livedocs-claim livedocs-false" title="{html.escape(summary)}">✗ {html.escape(summary)}</span>'
+
+
+_HELD = re.compile(r'<span class="livedocs-claim" title="([^"]*)">✓</span>')
+_HELD_RUN = re.compile(rf"{_HELD.pattern}(?:[ \t]*\n?[ \t]*{_HELD.pattern})+")
+
+
+def merged_marks(markdown: str) -> str:
+    """Marks of claims that hold and follow each other in one paragraph, made one mark whose
+    tooltip lists every claim: one sentence checked by three claims carries one ✓."""
+
+    def merge(run: re.Match[str]) -> str:
+        titles = _HELD.findall(run.group(0))
+        return f'<span class="livedocs-claim" title="{"&#10;".join(titles)}">✓</span>'
+
+    return _HELD_RUN.sub(merge, markdown)
 
 
 def claim_unchecked(summary: str) -> str:

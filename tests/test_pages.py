@@ -350,3 +350,39 @@ def test_a_sentence_follows_where_the_figures_were_measured() -> None:
     assert both.by_provenance("go-app-multi", standins="offline", official="online") == (
         "online (containerd) / offline (overlay2)"
     )
+
+
+def test_a_block_the_stores_print_alike_but_for_run_to_run_noise_is_shown_once() -> None:
+    """Two stores' outputs that differ only in timings, the `Date:` header, step numbers or
+    BuildKit's ref IDs are one output: shown once, the first store's, with a note; any other
+    difference keeps one tab per store."""
+    first = (
+        "#8 [4/4] RUN go build\n#8 0.249 go: go.mod file not found\n#8 DONE 0.3s\n"
+        "ERROR: failed to calculate checksum of ref v2r7h7ge2odwo::1pkzyw4: not found\n"
+        "Date: Sun, 06 Dec 2026 06:14:56 GMT"
+    )
+    second = (
+        "#9 [4/4] RUN go build\n#9 0.151 go: go.mod file not found\n#9 DONE 1.3s\n"
+        "ERROR: failed to calculate checksum of ref 87871711-9f71-4f66::kvjv9uo: not found\n"
+        "Date: Sun, 06 Dec 2026 06:14:57 GMT"
+    )
+    shown = render.per_store([("containerd", first), ("overlay2", second)], inline=False)
+    assert shown.startswith(first) and second not in shown and '=== "' not in shown
+    assert render.ALIKE_NOTE in shown
+    other = second.replace("go.mod file not found", "go.sum file not found")
+    tabs = render.per_store([("containerd", first), ("overlay2", other)], inline=False)
+    assert '=== "containerd image store"' in tabs and '=== "overlay2"' in tabs and render.ALIKE_NOTE not in tabs
+    sizes = render.per_store([("containerd", "go-app  14.2MB"), ("overlay2", "go-app  8.92MB")], inline=False)
+    assert '=== "overlay2"' in sizes, "a size is a figure, not noise"
+
+
+def test_claims_that_follow_each_other_in_a_paragraph_carry_one_mark() -> None:
+    """Three claims behind one sentence give one ✓ whose tooltip lists all three; a claim in the
+    next paragraph, or one that is false, keeps its own mark."""
+    a, b, c, d = (render.claim_mark(True, f"claim {n}") for n in "abcd")
+    false = render.claim_mark(False, "claim e")
+    page = f"One sentence. {a}\n{b} {c}\n\nAnother one. {d} {false}\n"
+    merged = render.merged_marks(page)
+    assert merged.count("✓") == 2 and merged.count("✗") == 1
+    assert 'title="claim a&#10;claim b&#10;claim c">✓</span>\n\nAnother one.' in merged
+    assert f"{render.claim_mark(True, 'claim d')} {false}" in merged
