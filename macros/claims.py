@@ -8,6 +8,7 @@
     status(go-app-static, '/myapp') == 404
     body(go-app-static, '/') contains 'Welcome'
     body(go-app-multi, '/hello') matches /Hello.*hello/
+    uid(go-app-scratch) != 0
     cached_steps(fast-plain-edited) > cached_steps(fast-copy-all-edited)
     build(typo-stage) fails with /invalid from flag value|failed to resolve source metadata/
 
@@ -405,13 +406,16 @@ def _ratio(facts: Facts, args: tuple[str, ...], note: Note) -> float:
     return before / after
 
 
-def _layer_size(facts: Facts, args: tuple[str, ...], note: Note) -> float:
-    """The newest layer whose `docker history` CREATED BY contains the text."""
-    measurement = image_of(facts.measurement(args[0]), args[0])
+def layer_size(measurement: Measurement, tag: str, text: str) -> int:
+    """The size of the image's newest layer whose `docker history` CREATED BY contains `text`."""
     for layer in measurement.layers:  # newest first
-        if args[1] in layer.created_by:
-            return float(layer.size_bytes)
-    raise LivedocsError(f"no layer of {args[0]} was created by anything containing {args[1]!r}")
+        if text in layer.created_by:
+            return layer.size_bytes
+    raise LivedocsError(f"no layer of {tag} was created by anything containing {text!r}")
+
+
+def _layer_size(facts: Facts, args: tuple[str, ...], note: Note) -> float:
+    return float(layer_size(image_of(facts.measurement(args[0]), args[0]), args[0], args[1]))
 
 
 def step_seconds(measurement: Measurement, tag: str, text: str) -> float:
@@ -460,6 +464,7 @@ FUNCTIONS: dict[str, Function] = {
     "layers": Function(("image",), "number", lambda f, a, note: float(len(image_of(f.measurement(a[0]), a[0]).layers))),
     "status": Function(("image", "path"), "number", lambda f, a, note: float(f.response(a[0], a[1]).status)),
     "body": Function(("image", "path"), "text", lambda f, a, note: f.response(a[0], a[1]).body),
+    "uid": Function(("image",), "number", lambda f, a, note: float(f.process_uid(a[0]))),
     "layer_size": Function(("image", "text"), "bytes", _layer_size),
     "step_seconds": Function(("image", "text"), "seconds", _step_seconds),
     "context_size": Function(("image",), "bytes", _context_bytes),

@@ -356,6 +356,29 @@ class Engine:
         host_port = int(bindings[0]["HostPort"]) if bindings else None
         return ContainerState(bool(state.get("Running")), state.get("ExitCode"), host_port)
 
+    def process_uid(self, container_id: str) -> int:
+        """The user ID the container's main process runs as, from the engine's `docker top`
+        (`ps -o pid,uid` over the container's processes, the row of its main PID).
+
+        `docker top` sees the processes from the engine's host: with user namespaces remapped
+        (`userns-remap`, rootless engines) a container's root is another uid there, so the
+        engine's answer would not be the container's and none is given."""
+        try:
+            info = self._info[0] if self._info is not None else self._info_now()
+            security = " ".join(str(option) for option in info.get("SecurityOptions") or ())
+            if "name=userns" in security or "name=rootless" in security:
+                raise RunFailed("this engine remaps user IDs (user namespaces): docker top shows no container's uid")
+            main = int(((self._api.inspect_container(container_id).get("State") or {}).get("Pid")) or 0)
+            top = self._api.top(container_id, ps_args="-o pid,uid")
+        except _API_ERRORS as error:
+            raise RunFailed(f"could not list the container's processes: {error}") from None
+        titles = [str(title).upper() for title in top.get("Titles") or ()]
+        for row in top.get("Processes") or ():
+            fields = dict(zip(titles, row, strict=False))
+            if str(fields.get("PID")) == str(main) and str(fields.get("UID", "")).isdigit():
+                return int(fields["UID"])
+        raise RunFailed(f"docker top lists no process {main}, the container's main one: {top}")
+
     def container_tail(self, container_id: str, lines: int = 20) -> str:
         """The container's last lines of output ("" if they cannot be read)."""
         try:

@@ -12,7 +12,7 @@ has the measurer build it and read its figures. The rooms it coordinates:
     measurer.py      a build, and the figures read off the engine after it
     folders.py       the folder each build's context is laid out in, as the reader's
     builders.py      which builder builds (BuildKit, through `docker buildx`)
-    runs.py          run checks: a container started, asked over HTTP, removed
+    runs.py          run checks: a container started, asked over HTTP and its uid, removed
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ from .connections import Connections
 from .context import Contexts
 from .engine import LOCAL_SOCKET, Engine
 from .errors import LivedocsError
-from .examples import ImageSpec, RunSpec
+from .examples import ImageSpec
 from .folders import ContextFolders
 from .imageindex import ImageIndex
-from .measurement import EngineFacts, Measurement, Response
+from .measurement import EngineFacts, Measurement
 from .measurer import Measurer
 from .planner import Planner
 from .record import Record
@@ -292,18 +292,20 @@ class LiveSource(Source):
 
     # -- run checks -------------------------------------------------------------------
 
-    def run_check(self, spec: ImageSpec, run: RunSpec, path: str) -> Response:
-        """Start the image, GET its paths (this one too), record the answers."""
+    def run_check(self, spec: ImageSpec, path: str | None) -> Measurement:
+        """Start the image, GET its paths (and `path`), ask for its process's uid, record the answers."""
+        run = spec.run
+        assert run is not None
         measurement = self.measurement(spec.tag)
-        paths = list(dict.fromkeys([*run.paths, path]))
+        paths = list(dict.fromkeys([*run.paths, *([path] if path is not None else [])]))
         try:
             answered = runs.http_check(
                 self.engine, measurement.image_id, port=run.port, paths=paths, timeout=run.timeout, cap_add=run.cap_add
             )
         except LivedocsError as error:
             raise spec.error(f"run check of {spec.tag} failed: {error.message}", detail=error.detail) from None
-        updated = measurement.with_responses(answered)
+        updated = measurement.with_run(answered.responses, answered.uid)
         with self._lock:
             self.entries[spec.tag] = updated
             self.record.put(spec.tag, self.store, updated)
-        return updated.responses[path]
+        return updated

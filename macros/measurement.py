@@ -133,6 +133,7 @@ class Measurement:
     context_bytes: int | None = None  # BuildKit's `transferring context: 2.05kB`, in bytes
     content_size_bytes: int | None = None  # containerd store: `docker images --tree` CONTENT SIZE
     responses: Mapping[str, Response] = field(default_factory=dict)
+    process_uid: int | None = None  # a run check's: the uid its main process ran as (`docker top`)
     # a build meant to fail
     error: str | None = None
     failed_line: int | None = None
@@ -144,8 +145,9 @@ class Measurement:
     def expect_failure(self) -> bool:
         return self.error is not None
 
-    def with_responses(self, responses: Mapping[str, Response]) -> Measurement:
-        return replace(self, responses={**self.responses, **responses})
+    def with_run(self, responses: Mapping[str, Response], process_uid: int) -> Measurement:
+        """This measurement with what a run check found added."""
+        return replace(self, responses={**self.responses, **responses}, process_uid=process_uid)
 
     def own_steps(self) -> list[Step]:
         """The Dockerfile's steps as the builder ran them (this site's labels left out)."""
@@ -193,6 +195,8 @@ class Measurement:
             build["context_bytes"] = self.context_bytes
         if self.responses:
             data["responses"] = {path: answer.to_json() for path, answer in self.responses.items()}
+        if self.process_uid is not None:
+            data["process_uid"] = self.process_uid
         return data
 
     @classmethod
@@ -242,6 +246,7 @@ class Measurement:
                     )
                     for path, r in (data.get("responses") or {}).items()
                 },
+                process_uid=int(data["process_uid"]) if data.get("process_uid") is not None else None,
                 error=str(data["error"]) if data.get("expect") == "failure" or "error" in data else None,
                 failed_line=int(data["failed_line"]) if data.get("failed_line") is not None else None,
             )

@@ -205,6 +205,17 @@ class Pages:
         return human_seconds(claims.step_seconds(self.image(view, tag), tag, text))
 
     @macro("inline")
+    def layer_size(self, view: Facts, tag: str, text: str) -> str:
+        """The size `docker history` gives the newest layer whose CREATED BY contains `text`."""
+        return human_size(claims.layer_size(self.image(view, tag), tag, text))
+
+    @macro("inline")
+    def uid(self, view: Facts, tag: str) -> str:
+        """The uid the image's container ran its main process as, in its run check (`docker top`)."""
+        self.measured(view, tag)
+        return str(view.process_uid(tag))
+
+    @macro("inline")
     def image_id(self, view: Facts, tag: str) -> str:
         return short_id(self.image(view, tag).image_id)
 

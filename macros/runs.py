@@ -1,16 +1,18 @@
-"""Run checks: start an image, ask it over HTTP what a reader's `curl -i` would, remove it.
+"""Run checks: start an image, ask it over HTTP what a reader's `curl -i` would, and the
+engine which user its process runs as (what a reader's `docker top` shows), remove it.
 
 The container is held on a short leash (every capability dropped but those the example
 declares, no new privileges, memory, CPU and process limits, no mounts) and its port is
 published on 127.0.0.1 only: nothing is sent anywhere but loopback. The engine's side
-(create, inspect, logs, remove) is `Engine`'s; what to ask and when to give up is here.
+(create, inspect, top, logs, remove) is `Engine`'s; what to ask and when to give up is here.
 """
 
 from __future__ import annotations
 
 import http.client
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from .engine import LABEL_RUN, Engine
 from .errors import RunFailed
@@ -22,6 +24,14 @@ CPUS = 1.0
 PIDS = 256
 
 
+@dataclass(frozen=True)
+class Answers:
+    """What one run check found: the responses by path, and the uid of the container's main process."""
+
+    responses: Mapping[str, Response]
+    uid: int
+
+
 def http_check(
     engine: Engine,
     image: str,
@@ -30,14 +40,16 @@ def http_check(
     paths: Sequence[str],
     timeout: float,
     cap_add: Sequence[str] = (),
-) -> dict[str, Response]:
-    """Start `image`, wait until `paths[0]` answers on its port, GET each path, remove it."""
+) -> Answers:
+    """Start `image`, wait until `paths[0]` answers on its port, GET each path, ask the engine
+    which uid the server runs as (once it answers: it has started as what it runs as), remove it."""
     container = engine.start_container(
         image, port=port, cap_add=cap_add, memory=MEMORY, cpus=CPUS, pids=PIDS, labels={LABEL_RUN: "1"}
     )
     try:
         host_port = _wait_for_port(engine, container, port, paths[0], timeout)
-        return {path: get(host_port, path) for path in paths}
+        responses = {path: get(host_port, path) for path in paths}
+        return Answers(responses, engine.process_uid(container))
     finally:
         engine.remove_container(container)
 

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from .context import source_digest
 from .errors import LivedocsError, RecordError
-from .examples import ImageSpec, RunSpec
+from .examples import ImageSpec
 from .measurement import Measurement, Response
 from .record import Record
 from .settings import RECORD
@@ -38,6 +38,7 @@ class Facts(Protocol):
 
     def measurement(self, tag: str) -> Measurement: ...
     def response(self, tag: str, path: str) -> Response: ...
+    def process_uid(self, tag: str) -> int: ...  # the uid a run check's container ran as
 
 
 @dataclass
@@ -107,15 +108,27 @@ class Source:
         found = self.measurement(tag).responses.get(path)
         if found is not None:
             return found
+        return self.run_check(self._run_spec(tag), path).responses[path]
+
+    def process_uid(self, tag: str) -> int:
+        """The uid the container's main process ran as: recorded, or (live) run once and recorded."""
+        found = self.measurement(tag).process_uid
+        if found is not None:
+            return found
+        uid = self.run_check(self._run_spec(tag), None).process_uid
+        assert uid is not None
+        return uid
+
+    def _run_spec(self, tag: str) -> ImageSpec:
         spec = self.specs.get(tag)
         if spec is None or spec.run is None:
             raise LivedocsError(f"{tag} has no run check: add 'run: {{port: ..., paths: [...]}}' to its livedocs.yml")
-        return self.run_check(spec, spec.run, path)
+        return spec
 
-    def run_check(self, spec: ImageSpec, run: RunSpec, path: str) -> Response:
-        raise RecordError(
-            f"no recorded response of {spec.tag} to GET {path}: build once with a Docker engine", path=RECORD
-        )
+    def run_check(self, spec: ImageSpec, path: str | None) -> Measurement:
+        """Run the image's check (its paths, and `path`), record and return what it found."""
+        wanted = f"response of {spec.tag} to GET {path}" if path is not None else f"process uid of {spec.tag}"
+        raise RecordError(f"no recorded {wanted}: build once with a Docker engine", path=RECORD)
 
 
 class ReplaySource(Source):

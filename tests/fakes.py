@@ -24,6 +24,7 @@ def image(
     cached: tuple[bool, ...] = (),
     responses: Mapping[str, Response] = (),
     seconds: float = 1.0,
+    uid: int | None = None,
 ) -> Measurement:
     """An image measurement: `size` bytes, `layers` layers, steps cached as given, each run one taking `seconds`."""
     steps = [Step(1, "FROM standin/golang:1.21-alpine3.19 AS build", False)]
@@ -43,6 +44,7 @@ def image(
         layers=tuple(LayerEntry(f"/bin/sh -c layer {n}", size // layers, n == layers - 1) for n in range(layers)),
         steps=tuple(steps),
         responses=dict(responses),
+        process_uid=uid,
         context_bytes=2050,
     )
 
@@ -89,6 +91,12 @@ class FakeFacts:
             raise LivedocsError(f"no recorded response of {tag} to GET {path}")
         return found
 
+    def process_uid(self, tag: str) -> int:
+        found = self.measurement(tag).process_uid
+        if found is None:
+            raise LivedocsError(f"no recorded process uid of {tag}")
+        return found
+
 
 def chapter_facts() -> FakeFacts:
     """The chapter's images, with figures of the size the stand-ins give."""
@@ -96,8 +104,8 @@ def chapter_facts() -> FakeFacts:
     return FakeFacts(
         {
             "go-app-single": image(269_000_000),
-            "go-app-multi": image(8_700_000),
-            "go-app-scratch": image(6_500_000),
+            "go-app-multi": image(8_700_000, uid=0),
+            "go-app-scratch": image(6_500_000, uid=65532),
             "go-app-static": image(9_000_000, responses=welcome),
             "deps-first-edited": image(8_700_000, cached=(True, True, True, True, False, False), seconds=0.5),
             "copy-all-edited": image(8_700_000, cached=(True, True, False, False, False, False), seconds=17.2),

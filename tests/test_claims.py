@@ -49,6 +49,10 @@ def test_parses_a_failing_build() -> None:
         ("size(go-app-scratch) < 0.8 * size(go-app-multi)", True),
         ("step_seconds(deps-first-edited, 'step 6') < 0.5 * step_seconds(copy-all-edited, 'step 6')", True),
         ("step_seconds(copy-all-edited, 'step 6') < 0.5 * step_seconds(deps-first-edited, 'step 6')", False),
+        ("uid(go-app-scratch) != 0", True),
+        ("uid(go-app-scratch) == 65532", True),
+        ("uid(go-app-multi) != 0", False),
+        ("uid(go-app-multi) == 0", True),
         ("context_size(go-app-multi) < 3kB", True),
         ("context_size(go-app-multi) < 2kB", False),
         ("size(go-app-scratch) < 0.7 * size(go-app-multi)", False),
@@ -86,6 +90,8 @@ def test_false_claim_summary_names_the_measured_value() -> None:
         ("size(x) < 2 * 3MB", "a factor (2 *) multiplies a measured quantity"),
         ("size(x) < 2 * 3 * size(y)", "a factor (2 *) multiplies a measured quantity"),
         ("layer_size(x, 7) > 1MB", "a quoted text such as 'go build'"),
+        ("uid(x) != root", "unknown quantity 'root'"),
+        ("uid(x) < 1MB", "cannot compare uid(x) (number) with 1MB (bytes)"),
         ("step_seconds(x, 'go build') < 10", "cannot compare step_seconds(x, 'go build') (seconds) with 10 (number)"),
     ],
 )
@@ -255,3 +261,15 @@ def test_a_context_size_not_recorded_is_not_measured_on_that_store() -> None:
     with pytest.raises(NotMeasuredHere) as raised:
         context_bytes_of(facts.measurements["go-app-multi"], "go-app-multi", "overlay2")
     assert raised.value.measured_on is None
+
+
+def test_a_uid_claim_names_the_uid_measured() -> None:
+    """A false `uid` claim says which uid the container's process ran as."""
+    verdict = check(parse("uid(go-app-multi) != 0"), chapter_facts())
+    assert verdict.summary() == 'claim "uid(go-app-multi) != 0" is false: uid(go-app-multi) is 0'
+
+
+def test_a_uid_no_run_check_recorded_is_an_error_not_a_verdict() -> None:
+    """An image whose container never ran has no uid: the claim cannot be checked."""
+    with pytest.raises(LivedocsError, match="no recorded process uid of go-app-single"):
+        check(parse("uid(go-app-single) != 0"), chapter_facts())

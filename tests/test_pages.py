@@ -47,7 +47,8 @@ def test_every_macro_is_registered_once_under_its_name() -> None:
     pages = Pages([chapter_facts()])
     functions = macros(pages)
     assert set(functions) == set(MACROS) == {
-        "size", "content_size", "context_size", "step_seconds", "image_id", "reduction", "images_table",
+        "size", "content_size", "context_size", "step_seconds", "layer_size", "uid", "image_id", "reduction",
+        "images_table",
         "layers", "size_chart", "response",
         "build_error", "build_steps", "cached_steps", "by_provenance", "provenance", "claim",
     }  # fmt: skip
@@ -386,3 +387,25 @@ def test_claims_that_follow_each_other_in_a_paragraph_carry_one_mark() -> None:
     assert merged.count("✓") == 2 and merged.count("✗") == 1
     assert 'title="claim a&#10;claim b&#10;claim c">✓</span>\n\nAnother one.' in merged
     assert f"{render.claim_mark(True, 'claim d')} {false}" in merged
+
+
+def test_a_layer_size_and_a_uid_in_sentences() -> None:
+    """`layer_size` is `docker history`'s SIZE of the newest layer created by the text; `uid` the
+    run check's process uid; the two stores' values are named where they differ."""
+    from dataclasses import replace
+
+    from tests.fakes import FakeFacts
+
+    pages = Pages([chapter_facts()])
+    pages.begin_page("docs/x.md", '{{ layer_size("go-app-multi", "layer 0") }} {{ uid("go-app-scratch") }}\n')
+    assert pages.layer_size("go-app-multi", "layer 0") == "2.9MB"
+    assert pages.uid("go-app-scratch") == "65532"
+    assert pages.report() == []
+    other = chapter_facts().measurements
+    other["go-app-scratch"] = replace(other["go-app-scratch"], process_uid=1000)
+    both = Pages([chapter_facts(), FakeFacts(other, store="containerd")])
+    both.begin_page("docs/x.md", '{{ uid("go-app-scratch") }} {{ layer_size("go-app-multi", "nothing") }}\n')
+    assert both.uid("go-app-scratch") == "65532 (overlay2) / 1000 (containerd)"
+    both.layer_size("go-app-multi", "nothing")
+    missing = "no layer of go-app-multi was created by anything containing 'nothing'"
+    assert [p.message for p in both.report()] == [missing]

@@ -179,3 +179,25 @@ def test_merge_records_names_a_target_that_is_no_sites_record(tmp_path: Path) ->
         check=False,
     )
     assert done.returncode == 2 and "expected a site's examples/measurements.json" in done.stderr
+
+
+def test_a_record_without_process_uids_loads_and_keeps_them_once_measured(tmp_path: Path) -> None:
+    """An entry written before run checks recorded the process's uid loads with none; a uid
+    measured since is written as `process_uid` and read back."""
+    from dataclasses import replace
+
+    from macros.measurement import Measurement
+
+    (tmp_path / "examples").mkdir()
+    path = tmp_path / "examples" / "measurements.json"
+    old = image(6_720_000).to_json()
+    assert "process_uid" not in old
+    path.write_text(json.dumps({"schema": 2, "images": {"go-app-scratch": {"overlay2": old}}}))
+    record = Record(path, tmp_path / "lock")
+    loaded = record.get("go-app-scratch", "overlay2")
+    assert loaded is not None and loaded.process_uid is None
+    record.put("go-app-scratch", "overlay2", replace(loaded, process_uid=65532))
+    assert record.save() == ["go-app-scratch  same figures; recorded details changed: process_uid"]
+    saved = json.loads(path.read_text())["images"]["go-app-scratch"]["overlay2"]
+    assert saved["process_uid"] == 65532
+    assert Measurement.from_json(saved).process_uid == 65532

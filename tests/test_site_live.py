@@ -132,6 +132,37 @@ def test_false_claim_fails_the_build_with_page_and_line(site: TinySite) -> None:
     assert "Traceback" not in built.output
 
 
+def test_a_run_check_measures_the_uid_its_process_runs_as(site: TinySite) -> None:
+    """The uid of the container's main process, as the engine's `docker top` gives it: the
+    Dockerfile's numeric `USER`, root without one; a claim that the server is not root fails
+    once the `USER` line is gone."""
+    example = site.example("user")
+    site.example("hello")
+    site.write(
+        """\
+        # t
+
+        It runs as uid {{ uid("fixture-user") }}. {{ claim("uid(fixture-user) != 0") }}
+        {{ claim("uid(fixture-hello) == 0") }}
+        """
+    )
+    built = site.build()
+    assert built.code == 0, built.output
+    assert cli("image", "inspect", "--format", "{{.Config.User}}", "fixture-user") == "1234:1234"
+    assert built.entry("fixture-user")["process_uid"] == 1234
+    assert built.entry("fixture-hello")["process_uid"] == 0
+    assert "It runs as uid 1234." in built.page()
+
+    dockerfile = example / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("USER 1234:1234\n", ""))
+    rebuilt = site.build()
+    assert rebuilt.code == 1, rebuilt.output
+    assert 'docs/index.md:3: claim "uid(fixture-user) != 0" is false on overlay2: uid(fixture-user) is 0' in (
+        rebuilt.output
+    )
+    assert rebuilt.entry("fixture-user")["process_uid"] == 0
+
+
 def test_editing_one_example_rebuilds_that_example_only(site: TinySite) -> None:
     site.example("hello")
     other = site.example("broken")
