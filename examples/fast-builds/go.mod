@@ -1,3 +1,5 @@
 module example.com/fast-builds
 
 go 1.21
+
+require github.com/google/uuid v1.3.0

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
 )
 
 func TestGreetEchoesThePath(t *testing.T) {
@@ -23,5 +25,13 @@ func TestGreetAnswersInPlainText(t *testing.T) {
 	greet(response, httptest.NewRequest(http.MethodGet, "/", nil))
 	if got := response.Header().Get("Content-Type"); !strings.HasPrefix(got, "text/plain") {
 		t.Errorf("Content-Type %q, want text/plain", got)
+	}
+}
+
+func TestGreetNamesTheResponse(t *testing.T) {
+	response := httptest.NewRecorder()
+	greet(response, httptest.NewRequest(http.MethodGet, "/", nil))
+	if _, err := uuid.Parse(response.Header().Get("X-Request-Id")); err != nil {
+		t.Errorf("X-Request-Id is not a UUID: %v", err)
 	}
 }
