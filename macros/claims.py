@@ -9,6 +9,7 @@
     body(go-app-static, '/') contains 'Welcome'
     body(go-app-multi, '/hello') matches /Hello.*hello/
     cached_steps(fast-plain-edited) > cached_steps(fast-copy-all-edited)
+    secret_layers(secret-mounted, 'api_token') == 0
     build(typo-stage) fails with /invalid from flag value|failed to resolve source metadata/
 
 A claim parses into small typed objects; checking it against a `Facts` provider gives a
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .errors import ClaimSyntaxError, LivedocsError
-from .measurement import Measurement, content_size_of, context_bytes_of, failure_of, image_of
+from .measurement import Measurement, content_size_of, context_bytes_of, failure_of, image_of, secret_layers_of
 from .sources import Facts
 from .units import human_seconds, human_size, percent, reduction, size_factor
 
@@ -278,7 +279,9 @@ class _Parser:
             if kind == "image":
                 arguments.append(self.take("name", what="an image name").text)
             else:
-                what = "a quoted path such as '/'" if kind == "path" else "a quoted text such as 'go build'"
+                what = {"path": "a quoted path such as '/'", "secret": "a quoted secret id such as 'api_token'"}.get(
+                    kind, "a quoted text such as 'go build'"
+                )
                 arguments.append(_unquote(self.take("string", what=what).text))
         self.take("punct", ")", what=f"')' after {len(kinds)} argument(s) to {function}()")
         return Call(function, tuple(arguments))
@@ -440,7 +443,7 @@ def _cached_steps(facts: Facts, args: tuple[str, ...], note: Note) -> float:
 class Function:
     """A quantity a claim can name."""
 
-    arguments: tuple[str, ...]  # "image" (a tag) or "path" (a quoted URL path)
+    arguments: tuple[str, ...]  # "image" (a tag), "path" (a quoted URL path), "text" or "secret" (a quoted id)
     kind: str  # bytes, seconds, percent, number or text: what it may be compared with
     measure: Callable[[Facts, tuple[str, ...], Note], float | str]
     says_itself: bool = False  # its note already gives the value (no "f(x) is v" line)
@@ -464,6 +467,11 @@ FUNCTIONS: dict[str, Function] = {
     "step_seconds": Function(("image", "text"), "seconds", _step_seconds),
     "context_size": Function(("image",), "bytes", _context_bytes),
     "cached_steps": Function(("image",), "number", _cached_steps, says_itself=True),
+    "secret_layers": Function(
+        ("image", "secret"),
+        "number",
+        lambda f, a, note: float(secret_layers_of(image_of(f.measurement(a[0]), a[0]), a[0], a[1])),
+    ),
     "steps": Function(
         ("image",), "number", lambda f, a, note: float(image_of(f.measurement(a[0]), a[0]).cached_steps()[1])
     ),

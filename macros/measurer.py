@@ -167,8 +167,11 @@ class Measurer:
             LayerEntry(layer.created_by, layer.size_bytes, number >= len(history) - inherited)
             for number, layer in enumerate(history)
         ]
+        secrets = {secret: path.read_bytes().strip() for secret, path in plan.context.secrets.items()}
+        held = engine.layers_holding(info.id, secrets) if secrets else {}
         return self.measurement(
             plan,
+            secret_layers=held,
             size_bytes=size,
             image_id=info.id,
             created=info.created,
