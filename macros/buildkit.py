@@ -276,6 +276,8 @@ class BuildKitBuilder:
         finally:
             with self._lock:
                 self._running.discard(process)
+            if process.stdout is not None:
+                process.stdout.close()
         if code != 0:
             raise BuildFailed("the build failed", detail=log.failure())
 
