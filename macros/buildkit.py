@@ -234,6 +234,7 @@ class BuildKitBuilder:
         log = log if log is not None else PlainLog()
         command = ["docker", "buildx", "build", "--progress=plain"]
         command += [f"--build-arg={k}={v}" for k, v in request.build_args.items()]
+        command += [f"--no-cache-filter={stage}" for stage in request.no_cache_filter]
         command += [f"--secret=id={secret},src={path}" for secret, path in request.secrets.items()]
         if request.cache_only:
             command += ["--output", "type=cacheonly"]

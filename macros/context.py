@@ -124,6 +124,7 @@ class BuildRequest:
     labels: Mapping[str, str]
     target: str | None = None
     build_args: Mapping[str, str] = field(default_factory=dict)
+    no_cache_filter: tuple[str, ...] = ()  # stages whose steps run whatever the cache holds
     folder: Path | None = None  # the folder the context is laid out in (None: a new temporary one)
     times: Mapping[str, int] = field(default_factory=dict)  # each file's date there (Unix time)
     cache_only: bool = False  # build, keep nothing but the cache (a folder's first transfer)
@@ -159,6 +160,7 @@ def source_digest(repository: Path, spec: ImageSpec) -> str:
     digest = hashlib.sha256()
     settings = [spec.dockerfile, spec.target or "", *sorted(f"{k}={v}" for k, v in spec.build_args.items())]
     settings += sorted(f"edit:{k}={v}" for k, v in spec.edit.items())
+    settings += [f"no-cache-filter:{stage}" for stage in spec.no_cache_filter]
     digest.update("\n".join(["livedocs-sources-v2", *settings]).encode("utf-8"))
     edits = [(f"edit:{original}", repository / copy) for original, copy in sorted(spec.edit.items())]
     secrets = [(f"secret:{secret}", path) for secret, path in spec.secret_paths.items()]
@@ -305,6 +307,7 @@ def cache_key(spec: ImageSpec, context: BuildContext, base_ids: Mapping[str, str
         f"target={spec.target or ''}",
         f"builder={builder}",
         *(f"arg:{k}={v}" for k, v in sorted(spec.build_args.items())),
+        *(f"no-cache-filter={stage}" for stage in spec.no_cache_filter),
         *(f"base:{ref}={image_id}" for ref, image_id in sorted(base_ids.items())),
         *(f"secret:{secret}={digest}" for secret, digest in sorted(context.secret_digests.items())),
     ]

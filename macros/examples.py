@@ -12,6 +12,7 @@ images:
                               # replaced by their edited copies in examples/_edits/<app>/
     lint: broken              # a deliberately broken example (no linting)
     together: go-app-other    # always rebuilt with that image: durations compared come from one run
+    no_cache_filter: [build]  # `--no-cache-filter build`: that stage's steps run, cached or not
     secrets: {api_token: .env} # `docker buildx build --secret id=api_token,src=.env` (a file of the
                               # example folder, kept out of the context by an ignore rule); the
                               # layers whose files hold its bytes are counted (secret_layers)
@@ -49,6 +50,7 @@ _IMAGE_KEYS = {
     "run",
     "together",
     "secrets",
+    "no_cache_filter",
 }
 _SECRET_ID = re.compile(r"[A-Za-z0-9_.-]+")
 _RUN_KEYS = {"port", "paths", "timeout", "cap_add"}
@@ -79,6 +81,7 @@ class ImageSpec:
     lint: str | None = None
     run: RunSpec | None = None
     together: str | None = None  # an image this one is always rebuilt with (their timings are compared)
+    no_cache_filter: tuple[str, ...] = ()  # stages built with `--no-cache-filter`
     secrets: dict[str, str] = field(default_factory=dict)  # secret id -> its file, relative to the example folder
 
     @property
@@ -155,6 +158,7 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
             run=run,
             together=settings.get("together"),
             secrets={str(k): str(v) for k, v in settings.get("secrets", {}).items()},
+            no_cache_filter=_strings(settings.get("no_cache_filter", []), "no_cache_filter", fail),
         )
         _check_paths(spec, root, fail)
         specs.append(spec)

@@ -130,7 +130,8 @@ class Measurer:
 
     def _request(self, plan: Plan, context: BuildContext, tag: str) -> BuildRequest:
         labels = {LABEL_KEY: plan.key, LABEL_EXAMPLE: plan.spec.example}
-        return BuildRequest(context, tag, labels, plan.spec.target, plan.spec.build_args)
+        spec = plan.spec
+        return BuildRequest(context, tag, labels, spec.target, spec.build_args, no_cache_filter=spec.no_cache_filter)
 
     def _build_from(
         self, builder: Builder, plan: Plan, context: BuildContext, folder: Path, cache_only: bool = False

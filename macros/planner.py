@@ -52,6 +52,7 @@ class Planner:
         settings = (spec.dockerfile, spec.context, spec.target, sorted(spec.build_args.items()))
         settings += (spec.expect_failure, spec.after, sorted(spec.edit.items()), spec.run, spec.together)
         settings += (sorted(spec.secrets.items()),) if spec.secrets else ()
+        settings += (spec.no_cache_filter,) if spec.no_cache_filter else ()
         return hashlib.sha256(f"{digest}|{settings!r}".encode()).hexdigest()
 
     def stale(self, measured: Mapping[str, str], specs: Mapping[str, ImageSpec]) -> set[str]:
