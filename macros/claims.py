@@ -433,6 +433,21 @@ def _context_bytes(facts: Facts, args: tuple[str, ...], note: Note) -> float:
     return float(context_bytes_of(image_of(facts.measurement(args[0]), args[0]), args[0], facts.store))
 
 
+def step_status(measurement: Measurement, tag: str, text: str) -> str:
+    """What the listing says of the image's first step whose instruction contains `text`:
+    `CACHED` (taken from the cache) or `DONE` (run)."""
+    for step in measurement.own_steps():
+        if text in step.instruction and not step.instruction.upper().startswith("FROM "):
+            return "CACHED" if step.cached else "DONE"
+    raise LivedocsError(f"no step of {tag} contains {text!r}")
+
+
+def _ran_steps(facts: Facts, args: tuple[str, ...], note: Note) -> float:
+    cached, total = image_of(facts.measurement(args[0]), args[0]).cached_steps()
+    note(f"{args[0]} ran {total - cached} of {total} steps")
+    return float(total - cached)
+
+
 def _cached_steps(facts: Facts, args: tuple[str, ...], note: Note) -> float:
     cached, total = image_of(facts.measurement(args[0]), args[0]).cached_steps()
     note(f"{args[0]} took {cached} of {total} steps from the cache")
@@ -467,6 +482,10 @@ FUNCTIONS: dict[str, Function] = {
     "step_seconds": Function(("image", "text"), "seconds", _step_seconds),
     "context_size": Function(("image",), "bytes", _context_bytes),
     "cached_steps": Function(("image",), "number", _cached_steps, says_itself=True),
+    "ran_steps": Function(("image",), "number", _ran_steps, says_itself=True),
+    "step_status": Function(
+        ("image", "text"), "text", lambda f, a, note: step_status(image_of(f.measurement(a[0]), a[0]), a[0], a[1])
+    ),
     "secret_layers": Function(
         ("image", "secret"),
         "number",

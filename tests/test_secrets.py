@@ -166,3 +166,15 @@ def test_the_secret_layers_macro_shows_the_count() -> None:
     pages.begin_page("docs/x.md", "")
     assert pages.secret_layers("secret-copied", "api_token") == "1"
     assert pages.secret_layers("secret-mounted", "api_token") == "0"
+
+
+def test_step_status_and_ran_steps_say_what_the_listing_says() -> None:
+    """`deps-first-edited` of the fake chapter: steps 2-5 cached, 6 and 7 run (FROM never counts)."""
+    facts = chapter_facts()
+    assert check(parse("step_status(deps-first-edited, 'step 6') == 'DONE'"), facts).holds
+    assert check(parse("step_status(deps-first-edited, 'step 2') == 'CACHED'"), facts).holds
+    assert not check(parse("step_status(deps-first-edited, 'step 2') == 'DONE'"), facts).holds
+    verdict = check(parse("ran_steps(deps-first-edited) == 2"), facts)
+    assert verdict.holds and verdict.measured == ["deps-first-edited ran 2 of 6 steps"]
+    with pytest.raises(LivedocsError, match="no step of deps-first-edited contains 'nope'"):
+        check(parse("step_status(deps-first-edited, 'nope') == 'DONE'"), facts)
