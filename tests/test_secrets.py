@@ -178,3 +178,50 @@ def test_step_status_and_ran_steps_say_what_the_listing_says() -> None:
     assert verdict.holds and verdict.measured == ["deps-first-edited ran 2 of 6 steps"]
     with pytest.raises(LivedocsError, match="no step of deps-first-edited contains 'nope'"):
         check(parse("step_status(deps-first-edited, 'nope') == 'DONE'"), facts)
+
+
+def test_no_cache_filter_is_read_and_keys_the_image(tmp_path: Path) -> None:
+    """`no_cache_filter: [build]` is a list of stage names; it is part of the cache key and of the
+    source digest (the same folder built with it is another image), and absent it changes neither."""
+    files = {"Dockerfile": "FROM alpine:3.19 AS build\nRUN true\n"}
+    folder = make_example(tmp_path, files, "images:\n  ctx-a: {}\n  ctx-b:\n    no_cache_filter: [build]\n")
+    plain, filtered = load_example(folder, tmp_path)
+    assert (plain.no_cache_filter, filtered.no_cache_filter) == ((), ("build",))
+    context = build_context(plain, tmp_path, {})
+    assert cache_key(plain, context, {}, "buildkit") != cache_key(filtered, context, {}, "buildkit")
+    assert source_digest(tmp_path, plain) != source_digest(tmp_path, filtered)
+    (folder / "livedocs.yml").write_text("images:\n  ctx-b:\n    no_cache_filter: build\n")
+    with pytest.raises(LivedocsError, match="no_cache_filter must be a list of texts"):
+        load_example(folder, tmp_path)
+
+
+def test_the_buildx_command_passes_secrets_and_no_cache_filters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `docker buildx build` is given (a stand-in `docker` that writes down its arguments):
+    `--secret=id=...,src=<the example's file>` and `--no-cache-filter=<stage>`, the secret's file
+    itself not laid out in the folder the context is built from."""
+    from macros.buildkit import BuildKitBuilder
+    from macros.context import BuildRequest
+
+    files = {
+        "Dockerfile.secret": "FROM alpine:3.19 AS build\n" + MOUNT.split("\n", 1)[1],
+        "Dockerfile.secret.dockerignore": ".env\n",
+        ".env": TOKEN,
+    }
+    manifest = MANIFEST + "    no_cache_filter: [build]\n"
+    folder = make_example(tmp_path, files, manifest)
+    (spec,) = load_example(folder, tmp_path)
+    bin_dir, argv = tmp_path / "bin", tmp_path / "argv"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {argv}\n')
+    (bin_dir / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    request = BuildRequest(
+        build_context(spec, tmp_path, {}), "fixture-x", {}, no_cache_filter=spec.no_cache_filter, folder=tmp_path / "f"
+    )
+    BuildKitBuilder(None).build(request)
+    given = argv.read_text().splitlines()
+    assert f"--secret=id=api_token,src={folder / '.env'}" in given
+    assert "--no-cache-filter=build" in given
+    assert not (tmp_path / "f" / ".env").exists()
