@@ -234,6 +234,8 @@ class BuildKitBuilder:
         log = log if log is not None else PlainLog()
         command = ["docker", "buildx", "build", "--progress=plain"]
         command += [f"--build-arg={k}={v}" for k, v in request.build_args.items()]
+        command += [f"--no-cache-filter={stage}" for stage in request.no_cache_filter]
+        command += [f"--secret=id={secret},src={path}" for secret, path in request.secrets.items()]
         if request.cache_only:
             command += ["--output", "type=cacheonly"]
         else:
@@ -275,6 +277,8 @@ class BuildKitBuilder:
         finally:
             with self._lock:
                 self._running.discard(process)
+            if process.stdout is not None:
+                process.stdout.close()
         if code != 0:
             raise BuildFailed("the build failed", detail=log.failure())
 

@@ -10,6 +10,7 @@
     body(go-app-multi, '/hello') matches /Hello.*hello/
     uid(go-app-scratch) != 0
     cached_steps(fast-plain-edited) > cached_steps(fast-copy-all-edited)
+    secret_layers(secret-mounted, 'api_token') == 0
     build(typo-stage) fails with /invalid from flag value|failed to resolve source metadata/
 
 A claim parses into small typed objects; checking it against a `Facts` provider gives a
@@ -31,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .errors import ClaimSyntaxError, LivedocsError
-from .measurement import Measurement, content_size_of, context_bytes_of, failure_of, image_of
+from .measurement import Measurement, content_size_of, context_bytes_of, failure_of, image_of, secret_layers_of
 from .sources import Facts
 from .units import human_seconds, human_size, percent, reduction, size_factor
 
@@ -279,7 +280,9 @@ class _Parser:
             if kind == "image":
                 arguments.append(self.take("name", what="an image name").text)
             else:
-                what = "a quoted path such as '/'" if kind == "path" else "a quoted text such as 'go build'"
+                what = {"path": "a quoted path such as '/'", "secret": "a quoted secret id such as 'api_token'"}.get(
+                    kind, "a quoted text such as 'go build'"
+                )
                 arguments.append(_unquote(self.take("string", what=what).text))
         self.take("punct", ")", what=f"')' after {len(kinds)} argument(s) to {function}()")
         return Call(function, tuple(arguments))
@@ -434,6 +437,21 @@ def _context_bytes(facts: Facts, args: tuple[str, ...], note: Note) -> float:
     return float(context_bytes_of(image_of(facts.measurement(args[0]), args[0]), args[0], facts.store))
 
 
+def step_status(measurement: Measurement, tag: str, text: str) -> str:
+    """What the listing says of the image's first step whose instruction contains `text`:
+    `CACHED` (taken from the cache) or `DONE` (run)."""
+    for step in measurement.own_steps():
+        if text in step.instruction and not step.instruction.upper().startswith("FROM "):
+            return "CACHED" if step.cached else "DONE"
+    raise LivedocsError(f"no step of {tag} contains {text!r}")
+
+
+def _ran_steps(facts: Facts, args: tuple[str, ...], note: Note) -> float:
+    cached, total = image_of(facts.measurement(args[0]), args[0]).cached_steps()
+    note(f"{args[0]} ran {total - cached} of {total} steps")
+    return float(total - cached)
+
+
 def _cached_steps(facts: Facts, args: tuple[str, ...], note: Note) -> float:
     cached, total = image_of(facts.measurement(args[0]), args[0]).cached_steps()
     note(f"{args[0]} took {cached} of {total} steps from the cache")
@@ -444,7 +462,7 @@ def _cached_steps(facts: Facts, args: tuple[str, ...], note: Note) -> float:
 class Function:
     """A quantity a claim can name."""
 
-    arguments: tuple[str, ...]  # "image" (a tag) or "path" (a quoted URL path)
+    arguments: tuple[str, ...]  # "image" (a tag), "path" (a quoted URL path), "text" or "secret" (a quoted id)
     kind: str  # bytes, seconds, percent, number or text: what it may be compared with
     measure: Callable[[Facts, tuple[str, ...], Note], float | str]
     says_itself: bool = False  # its note already gives the value (no "f(x) is v" line)
@@ -469,6 +487,15 @@ FUNCTIONS: dict[str, Function] = {
     "step_seconds": Function(("image", "text"), "seconds", _step_seconds),
     "context_size": Function(("image",), "bytes", _context_bytes),
     "cached_steps": Function(("image",), "number", _cached_steps, says_itself=True),
+    "ran_steps": Function(("image",), "number", _ran_steps, says_itself=True),
+    "step_status": Function(
+        ("image", "text"), "text", lambda f, a, note: step_status(image_of(f.measurement(a[0]), a[0]), a[0], a[1])
+    ),
+    "secret_layers": Function(
+        ("image", "secret"),
+        "number",
+        lambda f, a, note: float(secret_layers_of(image_of(f.measurement(a[0]), a[0]), a[0], a[1])),
+    ),
     "steps": Function(
         ("image",), "number", lambda f, a, note: float(image_of(f.measurement(a[0]), a[0]).cached_steps()[1])
     ),

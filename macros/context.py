@@ -64,9 +64,17 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
-def read_dockerignore(context: Path) -> list[tuple[bool, re.Pattern[str]]]:
-    """(negated, regex) per .dockerignore line, in order."""
-    path = context / ".dockerignore"
+def ignore_file(context: Path, dockerfile: str = "Dockerfile") -> str:
+    """The ignore file BuildKit reads for `dockerfile` (a path inside `context`): the
+    Dockerfile's own `<Dockerfile>.dockerignore` next to it if there is one, else the
+    context's `.dockerignore` (the one is used instead of the other, never both)."""
+    own = f"{dockerfile}.dockerignore"
+    return own if (context / own).is_file() else ".dockerignore"
+
+
+def read_dockerignore(context: Path, dockerfile: str = "Dockerfile") -> list[tuple[bool, re.Pattern[str]]]:
+    """(negated, regex) per line of the ignore file BuildKit reads for `dockerfile`, in order."""
+    path = context / ignore_file(context, dockerfile)
     if not path.is_file():
         return []
     rules = []
@@ -103,6 +111,8 @@ class BuildContext:
     dockerfile_text: str  # as sent (FROM lines rewritten)
     sources: Mapping[str, Path] = field(default_factory=dict)  # each file's source (an edit's copy)
     edited: frozenset[str] = frozenset()  # the files an edit replaced, with a nonce: new to the engine
+    secrets: Mapping[str, Path] = field(default_factory=dict)  # `--secret id=...,src=...`: never in `tar`
+    secret_digests: Mapping[str, str] = field(default_factory=dict)  # sha256 of each secret's bytes, for the key
 
 
 @dataclass(frozen=True)
@@ -114,14 +124,19 @@ class BuildRequest:
     labels: Mapping[str, str]
     target: str | None = None
     build_args: Mapping[str, str] = field(default_factory=dict)
+    no_cache_filter: tuple[str, ...] = ()  # stages whose steps run whatever the cache holds
     folder: Path | None = None  # the folder the context is laid out in (None: a new temporary one)
     times: Mapping[str, int] = field(default_factory=dict)  # each file's date there (Unix time)
     cache_only: bool = False  # build, keep nothing but the cache (a folder's first transfer)
 
+    @property
+    def secrets(self) -> Mapping[str, Path]:
+        return self.context.secrets
+
 
 def _files(context: Path, repository: Path, spec: ImageSpec) -> list[tuple[str, Path]]:
-    rules = read_dockerignore(context)
-    keep = {".dockerignore", spec.dockerfile}
+    rules = read_dockerignore(context, spec.dockerfile)
+    keep = {ignore_file(context, spec.dockerfile), spec.dockerfile}
     found = []
     for folder, dirs, names in os.walk(context, followlinks=False):
         dirs.sort()
@@ -145,9 +160,11 @@ def source_digest(repository: Path, spec: ImageSpec) -> str:
     digest = hashlib.sha256()
     settings = [spec.dockerfile, spec.target or "", *sorted(f"{k}={v}" for k, v in spec.build_args.items())]
     settings += sorted(f"edit:{k}={v}" for k, v in spec.edit.items())
+    settings += [f"no-cache-filter:{stage}" for stage in spec.no_cache_filter]
     digest.update("\n".join(["livedocs-sources-v2", *settings]).encode("utf-8"))
     edits = [(f"edit:{original}", repository / copy) for original, copy in sorted(spec.edit.items())]
-    for relative, path in [*_files(spec.context_path, repository, spec), *edits]:
+    secrets = [(f"secret:{secret}", path) for secret, path in spec.secret_paths.items()]
+    for relative, path in [*_files(spec.context_path, repository, spec), *edits, *secrets]:
         digest.update(f"\0{relative}\0".encode())
         digest.update(os.readlink(path).encode() if path.is_symlink() else path.read_bytes())
     return digest.hexdigest()
@@ -201,6 +218,7 @@ def build_context(
                 info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
                 tar.addfile(info, io.BytesIO(data))
     payload = buffer.getvalue()
+    _check_secrets_left_out(spec, sources, repository, dockerfile_text)
     return BuildContext(
         tar=payload,
         digest=hashlib.sha256(payload).hexdigest(),
@@ -208,7 +226,25 @@ def build_context(
         dockerfile_text=dockerfile_text,
         sources=sources,
         edited=frozenset(replacements) if nonce else frozenset(),
+        secrets=spec.secret_paths,
+        secret_digests={k: hashlib.sha256(p.read_bytes()).hexdigest() for k, p in spec.secret_paths.items()},
     )
+
+
+def _check_secrets_left_out(spec: ImageSpec, sources: Mapping[str, Path], repository: Path, dockerfile: str) -> None:
+    """A Dockerfile that mounts a secret must not also receive the secret's file in the context,
+    where any `COPY` can put it in a layer. (An image whose Dockerfile does not mount it, the
+    pitfall shown next to the remedy, declares it only to have its layers searched for it.)"""
+    sent = {path.resolve() for path in sources.values()}
+    for secret, path in spec.secret_paths.items():
+        mounted = re.search(rf"--mount=\S*\bid={re.escape(secret)}(?![\w.-])", dockerfile)
+        if mounted and "type=secret" in mounted.group(0) and path.resolve() in sent:
+            ignore = ignore_file(spec.context_path, spec.dockerfile)
+            shown = path.relative_to(repository).as_posix() if path.is_relative_to(repository) else str(path)
+            raise spec.error(
+                f"secret {secret}: {spec.dockerfile} mounts it, but its file {shown} is sent in the "
+                f"build context too; exclude it in {spec.example}/{ignore}"
+            )
 
 
 class Contexts:
@@ -271,6 +307,8 @@ def cache_key(spec: ImageSpec, context: BuildContext, base_ids: Mapping[str, str
         f"target={spec.target or ''}",
         f"builder={builder}",
         *(f"arg:{k}={v}" for k, v in sorted(spec.build_args.items())),
+        *(f"no-cache-filter={stage}" for stage in spec.no_cache_filter),
         *(f"base:{ref}={image_id}" for ref, image_id in sorted(base_ids.items())),
+        *(f"secret:{secret}={digest}" for secret, digest in sorted(context.secret_digests.items())),
     ]
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()

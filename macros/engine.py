@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import re
+import tarfile
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
+from .archive import layers_holding
 from .errors import EngineUnavailable, LivedocsError, RunFailed
 from .measurement import EngineFacts
 from .settings import docker_environment
@@ -233,6 +236,21 @@ class Engine:
                 content = sum(int(m["Size"]["Content"]) for m in manifests) if manifests else None
                 return int(image["Size"]), (content if self.facts().store == "containerd" else None)
         raise LivedocsError(f"the engine does not list image {image_id}")
+
+    def layers_holding(self, ref: str, needles: Mapping[str, bytes]) -> dict[str, int]:
+        """For each needle, how many layers of the image hold a file containing its bytes: the
+        image exported as `docker save` exports it (to a temporary file) and read layer by layer."""
+        with tempfile.TemporaryFile() as archive:
+            try:
+                for chunk in self._api.get_image(ref):
+                    archive.write(chunk)
+            except _API_ERRORS as error:
+                raise LivedocsError(f"exporting {ref} (docker save) failed: {error}") from None
+            archive.seek(0)
+            try:
+                return layers_holding(archive, needles)
+            except (tarfile.TarError, ValueError, KeyError, IndexError) as error:
+                raise LivedocsError(f"reading the layers of {ref} failed: {error}") from None
 
     def tagged_images(self) -> dict[str, ImageInfo]:
         """Every tagged image the engine holds, by `repository:tag` (one list call, no inspect)."""

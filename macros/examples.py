@@ -12,6 +12,10 @@ images:
                               # replaced by their edited copies in examples/_edits/<app>/
     lint: broken              # a deliberately broken example (no linting)
     together: go-app-other    # always rebuilt with that image: durations compared come from one run
+    no_cache_filter: [build]  # `--no-cache-filter build`: that stage's steps run, cached or not
+    secrets: {api_token: .env} # `docker buildx build --secret id=api_token,src=.env` (a file of the
+                              # example folder, kept out of the context by an ignore rule); the
+                              # layers whose files hold its bytes are counted (secret_layers)
     run:                      # a run check
       port: 8080
       paths: ["/", "/hello"]
@@ -21,6 +25,7 @@ images:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +49,10 @@ _IMAGE_KEYS = {
     "lint",
     "run",
     "together",
+    "secrets",
+    "no_cache_filter",
 }
+_SECRET_ID = re.compile(r"[A-Za-z0-9_.-]+")
 _RUN_KEYS = {"port", "paths", "timeout", "cap_add"}
 
 
@@ -73,6 +81,8 @@ class ImageSpec:
     lint: str | None = None
     run: RunSpec | None = None
     together: str | None = None  # an image this one is always rebuilt with (their timings are compared)
+    no_cache_filter: tuple[str, ...] = ()  # stages built with `--no-cache-filter`
+    secrets: dict[str, str] = field(default_factory=dict)  # secret id -> its file, relative to the example folder
 
     @property
     def dockerfile_path(self) -> Path:
@@ -81,6 +91,11 @@ class ImageSpec:
     @property
     def context_path(self) -> Path:
         return self.folder / self.context
+
+    @property
+    def secret_paths(self) -> dict[str, Path]:
+        """Each secret's file, by id, as `--secret id=...,src=...` names it."""
+        return {secret: self.folder / file for secret, file in sorted(self.secrets.items())}
 
     def error(self, message: str, detail: str | None = None) -> LivedocsError:
         return LivedocsError(message, path=self.manifest, line=self.line, detail=detail)
@@ -142,6 +157,8 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
             lint=settings.get("lint"),
             run=run,
             together=settings.get("together"),
+            secrets={str(k): str(v) for k, v in settings.get("secrets", {}).items()},
+            no_cache_filter=_strings(settings.get("no_cache_filter", []), "no_cache_filter", fail),
         )
         _check_paths(spec, root, fail)
         specs.append(spec)
@@ -168,6 +185,11 @@ def _image_settings(declared: Any, fail: Callable[[str], LivedocsError]) -> dict
     edit = settings.get("edit", [])
     if not isinstance(edit, list) or not all(isinstance(name, str) for name in edit):
         raise fail(f"edit must be a list of the files edited (their edited copies in {EDITS}/<example>/)")
+    secrets = settings.get("secrets", {})
+    if not isinstance(secrets, dict) or not all(
+        isinstance(k, str) and _SECRET_ID.fullmatch(k) and isinstance(v, str) for k, v in secrets.items()
+    ):
+        raise fail("secrets must map secret ids (letters, digits, _ . -) to files of the example folder")
     return settings
 
 
@@ -205,6 +227,11 @@ def _check_paths(spec: ImageSpec, root: Path, fail: Any) -> None:
             else spec.dockerfile
         )
         raise fail(f"Dockerfile not found: {shown}")
+    for secret, file in spec.secrets.items():
+        if not _inside(spec.folder / file, spec.folder):
+            raise fail(f"secrets: {secret}'s file {file!r} is outside the example folder")
+        if not (spec.folder / file).is_file():
+            raise fail(f"secrets: {secret}'s file is not there: {spec.example}/{file}")
     for original, replacement in spec.edit.items():
         if not _inside(spec.context_path / original, spec.context_path):
             raise fail(f"edit: {original!r} is outside the build context")

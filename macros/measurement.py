@@ -134,6 +134,9 @@ class Measurement:
     content_size_bytes: int | None = None  # containerd store: `docker images --tree` CONTENT SIZE
     responses: Mapping[str, Response] = field(default_factory=dict)
     process_uid: int | None = None  # a run check's: the uid its main process ran as (`docker top`)
+    # each declared secret (`secrets:` in livedocs.yml): how many of the image's layers hold a
+    # file containing its bytes, counted in the image as `docker save` exports it
+    secret_layers: Mapping[str, int] = field(default_factory=dict)
     # a build meant to fail
     error: str | None = None
     failed_line: int | None = None
@@ -197,6 +200,8 @@ class Measurement:
             data["responses"] = {path: answer.to_json() for path, answer in self.responses.items()}
         if self.process_uid is not None:
             data["process_uid"] = self.process_uid
+        if self.secret_layers:
+            data["secret_layers"] = dict(sorted(self.secret_layers.items()))
         return data
 
     @classmethod
@@ -247,6 +252,7 @@ class Measurement:
                     for path, r in (data.get("responses") or {}).items()
                 },
                 process_uid=int(data["process_uid"]) if data.get("process_uid") is not None else None,
+                secret_layers={str(k): int(v) for k, v in (data.get("secret_layers") or {}).items()},
                 error=str(data["error"]) if data.get("expect") == "failure" or "error" in data else None,
                 failed_line=int(data["failed_line"]) if data.get("failed_line") is not None else None,
             )
@@ -283,6 +289,17 @@ def context_bytes_of(measurement: Measurement, tag: str, store: str) -> int:
     if measurement.context_bytes is None:
         raise NotMeasuredHere(f"no build context transfer is recorded for {tag} on {store}")
     return measurement.context_bytes
+
+
+def secret_layers_of(measurement: Measurement, tag: str, secret: str) -> int:
+    """How many layers of the image hold the secret's bytes; LivedocsError if it declares no such secret."""
+    if secret not in measurement.secret_layers:
+        declared = ", ".join(sorted(measurement.secret_layers)) or "none"
+        raise LivedocsError(
+            f"{tag} was measured with no secret {secret!r} (declared: {declared}); "
+            f"add it under secrets: in its livedocs.yml"
+        )
+    return measurement.secret_layers[secret]
 
 
 class NotMeasuredHere(LivedocsError):

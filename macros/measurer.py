@@ -130,7 +130,8 @@ class Measurer:
 
     def _request(self, plan: Plan, context: BuildContext, tag: str) -> BuildRequest:
         labels = {LABEL_KEY: plan.key, LABEL_EXAMPLE: plan.spec.example}
-        return BuildRequest(context, tag, labels, plan.spec.target, plan.spec.build_args)
+        spec = plan.spec
+        return BuildRequest(context, tag, labels, spec.target, spec.build_args, no_cache_filter=spec.no_cache_filter)
 
     def _build_from(
         self, builder: Builder, plan: Plan, context: BuildContext, folder: Path, cache_only: bool = False
@@ -167,8 +168,11 @@ class Measurer:
             LayerEntry(layer.created_by, layer.size_bytes, number >= len(history) - inherited)
             for number, layer in enumerate(history)
         ]
+        secrets = {secret: path.read_bytes().strip() for secret, path in plan.context.secrets.items()}
+        held = engine.layers_holding(info.id, secrets) if secrets else {}
         return self.measurement(
             plan,
+            secret_layers=held,
             size_bytes=size,
             image_id=info.id,
             created=info.created,

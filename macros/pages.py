@@ -21,7 +21,15 @@ from typing import Any
 from . import claims, render
 from .errors import LivedocsError
 from .logs import log, problems
-from .measurement import Measurement, NotMeasuredHere, content_size_of, context_bytes_of, failure_of, image_of
+from .measurement import (
+    Measurement,
+    NotMeasuredHere,
+    content_size_of,
+    context_bytes_of,
+    failure_of,
+    image_of,
+    secret_layers_of,
+)
 from .sources import Facts
 from .units import human_seconds, human_size, percent, reduction, short_id
 
@@ -256,6 +264,11 @@ class Pages:
     def cached_steps(self, view: Facts, tag: str) -> str:
         cached, total = self.image(view, tag).cached_steps()
         return f"{cached} of {total}"
+
+    @macro("inline")
+    def secret_layers(self, view: Facts, tag: str, secret: str) -> str:
+        """How many of the image's layers hold the bytes of its secret `secret` (`secrets:` in livedocs.yml)."""
+        return str(secret_layers_of(self.image(view, tag), tag, secret))
 
     @macro("inline")
     def by_provenance(self, view: Facts, tag: str, standins: str, official: str) -> str:

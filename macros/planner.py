@@ -45,11 +45,14 @@ class Planner:
     def fingerprint(self, spec: ImageSpec) -> str:
         """What decides whether an image must be looked at again; no engine work."""
         try:
-            digest = self.contexts.of(spec).digest
+            context = self.contexts.of(spec)
+            digest = context.digest + "".join(f" {k}={v}" for k, v in sorted(context.secret_digests.items()))
         except LivedocsError as error:
             digest = f"error:{error}"
         settings = (spec.dockerfile, spec.context, spec.target, sorted(spec.build_args.items()))
         settings += (spec.expect_failure, spec.after, sorted(spec.edit.items()), spec.run, spec.together)
+        settings += (sorted(spec.secrets.items()),) if spec.secrets else ()
+        settings += (spec.no_cache_filter,) if spec.no_cache_filter else ()
         return hashlib.sha256(f"{digest}|{settings!r}".encode()).hexdigest()
 
     def stale(self, measured: Mapping[str, str], specs: Mapping[str, ImageSpec]) -> set[str]:

@@ -65,6 +65,39 @@ def test_the_files_the_site_sends_are_the_ones_buildkit_sends(tmp_path: Path) ->
     assert ".dockerignore" not in sent and "keep.md" in sent and "build/keep/this.txt" in sent
 
 
+def test_a_dockerfile_s_own_ignore_file_replaces_the_folder_s(tmp_path: Path) -> None:
+    """`Dockerfile.x.dockerignore` next to `Dockerfile.x`: BuildKit reads it instead of the
+    folder's `.dockerignore` (whose patterns then apply to nothing), and the site's matcher
+    reads the same file for that Dockerfile, and the folder's for the plain `Dockerfile`."""
+    from macros.context import ignore_file
+
+    folder = tmp_path / "context"
+    for name in FILES:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(name)
+    (folder / "Dockerfile").write_text("FROM scratch\nCOPY . /\n")
+    (folder / "Dockerfile.x").write_text("FROM scratch\nCOPY . /\n")
+    (folder / ".dockerignore").write_text("\n".join(IGNORE) + "\n")
+    (folder / "Dockerfile.x.dockerignore").write_text("Dockerfile*\nb.txt\nsub\n")
+    assert ignore_file(folder, "Dockerfile.x") == "Dockerfile.x.dockerignore"
+    assert ignore_file(folder, "Dockerfile") == ".dockerignore"
+    out = tmp_path / "out"
+    command = ["docker", "buildx", "build", "--quiet", "-f", str(folder / "Dockerfile.x")]
+    done = subprocess.run(
+        [*command, "--output", f"type=local,dest={out}", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    sent = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    rules = read_dockerignore(folder, "Dockerfile.x")
+    every = [*FILES, "Dockerfile.x", ".dockerignore", "Dockerfile.x.dockerignore"]
+    assert sent == {name for name in every if not is_ignored(name, rules)}
+    assert ".dockerignore" in sent and "a.md" in sent and "b.txt" not in sent and "sub/a.tmp" not in sent
+
+
 def test_the_context_ignore_folder_as_committed_sends_what_the_page_says(tmp_path: Path) -> None:
     """A reader's own `docker buildx build` of `examples/context-ignore` as it is in the repository
     (its Dockerfile's FROM lines mapped to the stand-ins, from outside the folder): the build stage

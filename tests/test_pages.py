@@ -50,7 +50,7 @@ def test_every_macro_is_registered_once_under_its_name() -> None:
         "size", "content_size", "context_size", "step_seconds", "layer_size", "uid", "image_id", "reduction",
         "images_table",
         "layers", "size_chart", "response",
-        "build_error", "build_steps", "cached_steps", "by_provenance", "provenance", "claim",
+        "build_error", "build_steps", "cached_steps", "secret_layers", "by_provenance", "provenance", "claim",
     }  # fmt: skip
     assert functions["size"]("go-app-multi") == "8.7MB"
 

@@ -112,9 +112,10 @@ class HandBuilds:
 
 
 def cli_builds(specs: Mapping[str, ImageSpec], image_map: str, workdir: Path) -> list[CliBuild]:
-    """The reader's `docker buildx build --progress=plain -t TAG -f DOCKERFILE FOLDER`, one per
-    declared image, on a copy of its context (FROM lines mapped to the stand-ins as the
-    site maps them, `edit:` replacements made), an image built `after:` another after it."""
+    """The reader's `docker buildx build --progress=plain -t TAG -f DOCKERFILE FOLDER` (with the
+    image's `--no-cache-filter` and `--secret` options), one per declared image, on a copy of
+    its context (FROM lines mapped to the stand-ins as the site maps them, `edit:` replacements
+    made), an image built `after:` another after it."""
     mapping = load_image_map(REPO, image_map)
     builds = []
     for tag in dependency_order(specs, specs):
@@ -131,6 +132,10 @@ def cli_builds(specs: Mapping[str, ImageSpec], image_map: str, workdir: Path) ->
             command += ["--target", spec.target]
         for key, value in sorted(spec.build_args.items()):
             command += ["--build-arg", f"{key}={value}"]
+        for stage in spec.no_cache_filter:
+            command += ["--no-cache-filter", stage]
+        for secret, path in spec.secret_paths.items():
+            command += ["--secret", f"id={secret},src={path}"]
         builds.append(CliBuild(tag, [*command, str(context)], spec.expect_failure))
     return builds
 
