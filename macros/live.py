@@ -54,7 +54,8 @@ class LiveSource(Source):
         *,
         contexts: Contexts | None = None,
     ) -> None:
-        super().__init__(engine.facts().store, specs, record)
+        facts = engine.facts()
+        super().__init__(facts.store, facts.platform, specs, record)
         self.settings = settings
         self.host: str | None = None if engine.host == LOCAL_SOCKET else engine.host
         self.image_map = dict(image_map)
@@ -262,7 +263,7 @@ class LiveSource(Source):
         with self._lock:
             self._fingerprints[spec.tag] = fingerprint
         plan = self.planner.plan(spec, self.specs, self.image_map)
-        current = self.planner.current(plan, self.record.get(spec.tag, self.store))
+        current = self.planner.current(plan, self.record.get(spec.tag, self.store, self.platform))
         if current is None:
             current = self.planner.shared(plan, self._shelf)
         if current is not None:

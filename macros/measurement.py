@@ -17,6 +17,7 @@ from .errors import LivedocsError
 # The LABEL steps and layers the classic builder (no longer used) added to every image: records
 # made with it list them; BuildKit sets the labels with no step.
 SITE_LABELS = ("LABEL org.livedocs.",)
+DEFAULT_PLATFORM = "linux/amd64"  # what a record entry made before platforms were recorded was built for
 
 
 def is_site_label(instruction: str) -> bool:
@@ -147,6 +148,11 @@ class Measurement:
     @property
     def expect_failure(self) -> bool:
         return self.error is not None
+
+    @property
+    def platform(self) -> str:
+        """The platform the image was built for: the engine's own (`docker version`'s OS/Arch)."""
+        return (self.engine.platform if self.engine is not None else "") or DEFAULT_PLATFORM
 
     def with_run(self, responses: Mapping[str, Response], process_uid: int) -> Measurement:
         """This measurement with what a run check found added."""

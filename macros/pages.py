@@ -59,7 +59,7 @@ def macro(kind: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
                 shown, elsewhere = [], []
                 for view in self.views:
                     try:
-                        shown.append((view.store, method(self, view, *args, **kwargs)))
+                        shown.append((self.where(view), method(self, view, *args, **kwargs)))
                     except NotMeasuredHere as error:
                         elsewhere.append(error)
                 if not shown:
@@ -116,6 +116,12 @@ class Pages:
         self._seen: Counter[str] = Counter()
         self._page_images: dict[str, list[str]] = {}
 
+    def where(self, view: Facts) -> render.Where:
+        """How the pages name where a view's figures were measured: its store, and its
+        platform when the views cover more than one."""
+        several = len({other.platform for other in self.views}) > 1
+        return render.Where(view.store, view.platform if several else None)
+
     # -- page bookkeeping ---------------------------------------------------------
 
     def begin_page(self, path: str, source: str) -> None:
@@ -165,7 +171,7 @@ class Pages:
         Outside the complete build, when every store that lacks it names the store that has
         it, the page says so and the build goes on (an INFO line); otherwise it is a problem
         (a figure of one store: that store's own message)."""
-        stores = ", ".join(view.store for view in self.views)
+        stores = ", ".join(self.where(view).name() for view in self.views)
         others = sorted({error.measured_on for error in errors if error.measured_on})
         if self.complete or not errors or any(error.measured_on is None for error in errors):
             if len(errors) == 1 and not claim:
@@ -301,7 +307,7 @@ class Pages:
                 continue
             except LivedocsError as error:
                 raise LivedocsError(f'claim "{source}" cannot be checked: {error}') from None
-            verdicts.append((view.store, verdict))
+            verdicts.append((self.where(view).name(), verdict))
         if not verdicts:  # e.g. content_size on a build that measured overlay2 only: not false, not checked here
             return self.not_this_builds(f'claim "{source}"', elsewhere, claim=True)
         self._use(*parsed.images())
@@ -323,7 +329,7 @@ class Pages:
         for view in self.views:
             for tag, error in sorted(view.problems.items()):
                 if not any(str(error) in message for message in shown):
-                    where = f" on {view.store}" if several else ""
+                    where = f" on {self.where(view).name()}" if several else ""
                     message = f"{tag}{where}: {error.message}"
                     extra.append(Problem(error.path or "examples", error.line, message, error.detail))
                     shown.add(str(error))

@@ -1,20 +1,26 @@
 """examples/measurements.json: the recorded figures, for replay and for drift lines.
 
     {
-      "schema": 2,
+      "schema": 3,
       "images": {
         "go-app-multi": {
-          "containerd": {"size_bytes": 15338686, "content_size_bytes": 6302910, "image_id": "sha256:...", ...},
-          "overlay2": {"size_bytes": 8924856, "image_id": "sha256:...", ...}
+          "containerd": {
+            "linux/amd64": {"size_bytes": 15338686, "content_size_bytes": 6302910, "image_id": "sha256:...", ...},
+            "linux/arm64": {...}
+          },
+          "overlay2": {"linux/amd64": {"size_bytes": 8924856, "image_id": "sha256:...", ...}}
         },
-        "typo-stage": {"overlay2": {"expect": "failure", "error": "...", ...}}
+        "typo-stage": {"overlay2": {"linux/amd64": {"expect": "failure", "error": "...", ...}}}
       }
     }
 
-Figures are kept per image and per image store (`containerd`, or a graph driver such as
-`overlay2`), because the reader's `docker images` prints different sizes on each. A
-schema-1 file (one entry per image) is read as the store its engine had, and written
-as schema 2 on the next save.
+Figures are kept per image, per image store (`containerd`, or a graph driver such as
+`overlay2`) and per platform (`linux/amd64`, `linux/arm64`), because the reader's
+`docker images` prints different sizes on each: a build on one platform never replaces
+another platform's figures. An entry's platform is the one it was built for
+(`Measurement.platform`). Older files are read and written as schema 3 on the next
+save: a schema-2 entry (by image and store) and a schema-1 entry (one per image, the
+store its engine had) are filed under the platform their engine reported.
 
 Written atomically (a temporary file beside it, then a rename), keys sorted, and only
 when a figure changed; under a lock of its own (a file that is never replaced, outside
@@ -35,12 +41,13 @@ from .files import locked, write_atomically
 from .measurement import Measurement
 from .units import human_size, short_id
 
-SCHEMA = 2
-Key = tuple[str, str]  # (image tag, image store)
+SCHEMA = 3
+Key = tuple[str, str, str]  # (image tag, image store, platform)
+Place = tuple[str, str]  # (image store, platform): where a figure was measured
 
 
 class Record:
-    """The recorded measurements, by image tag and image store.
+    """The recorded measurements, by image tag, image store and platform.
 
     `put` changes this build's copy; `save` takes the lock, reads the file again and
     merges: what this build measured takes this build's figures, everything else keeps
@@ -75,31 +82,39 @@ class Record:
             ) from None
         if not isinstance(data, dict) or not isinstance(data.get("images"), dict):
             raise RecordError("not a record of measurements (no 'images' mapping); left as it is", path=self.shown)
-        if data.get("schema") not in (1, SCHEMA):
-            raise RecordError(f"schema {data.get('schema')!r} is not {SCHEMA}; left as it is", path=self.shown)
+        schema = data.get("schema")
+        if schema not in (1, 2, SCHEMA):
+            raise RecordError(f"schema {schema!r} is not {SCHEMA}; left as it is", path=self.shown)
         images: dict[Key, Measurement] = {}
         for tag, stored in data["images"].items():
-            by_store = {"": stored} if data["schema"] == 1 else stored
-            for store, entry in (by_store or {}).items():
-                try:
-                    measurement = Measurement.from_json(entry)
-                except (ValueError, AttributeError) as error:
-                    raise RecordError(f"{tag}: {error}; left as it is", path=self.shown) from None
-                images[(str(tag), store or _store_of(measurement))] = measurement
+            by_store = {"": stored} if schema == 1 else stored
+            for store, by_platform in (by_store or {}).items():
+                for platform, entry in ({"": by_platform} if schema != SCHEMA else by_platform or {}).items():
+                    try:
+                        measurement = Measurement.from_json(entry)
+                    except (ValueError, AttributeError) as error:
+                        raise RecordError(f"{tag}: {error}; left as it is", path=self.shown) from None
+                    key = (str(tag), store or _store_of(measurement), platform or measurement.platform)
+                    images[key] = measurement
         return images
+
+    def places(self) -> list[Place]:
+        """The (image store, platform) pairs the record holds figures of."""
+        return sorted({(store, platform) for _, store, platform in self.images})
 
     def stores(self) -> list[str]:
         """The image stores the record holds figures of."""
-        return sorted({store for _, store in self.images})
+        return sorted({store for store, _ in self.places()})
 
-    def get(self, tag: str, store: str) -> Measurement | None:
-        return self.images.get((tag, store))
+    def get(self, tag: str, store: str, platform: str) -> Measurement | None:
+        return self.images.get((tag, store, platform))
 
     def put(self, tag: str, store: str, entry: Measurement) -> None:
-        """Record `entry` as this build's measurement; an unchanged one keeps its old measured_at."""
-        old = self.images.get((tag, store))
-        self.images[(tag, store)] = _keep_date(old, entry)
-        self._measured.add((tag, store))
+        """Record `entry` as this build's measurement, under the platform it was built for; an
+        unchanged one keeps its old measured_at."""
+        key = (tag, store, entry.platform)
+        self.images[key] = _keep_date(self.images.get(key), entry)
+        self._measured.add(key)
 
     def save(self, declared: Iterable[str] | None = None, merge: bool = True) -> list[str]:
         """Merge this build's measurements into the file, under the lock; the drift lines.
@@ -137,9 +152,9 @@ def _store_of(measurement: Measurement) -> str:
 
 
 def _document(images: Mapping[Key, Measurement]) -> str:
-    nested: dict[str, dict[str, object]] = {}
-    for (tag, store), entry in images.items():
-        nested.setdefault(tag, {})[store] = entry.to_json()
+    nested: dict[str, dict[str, dict[str, object]]] = {}
+    for (tag, store, platform), entry in images.items():
+        nested.setdefault(tag, {}).setdefault(store, {})[platform] = entry.to_json()
     return json.dumps({"schema": SCHEMA, "images": nested}, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -151,8 +166,9 @@ def _keep_date(old: Measurement | None, new: Measurement) -> Measurement:
 
 
 def _drift(old: Mapping[Key, Measurement], new: Mapping[Key, Measurement]) -> list[str]:
-    several = len({store for _, store in [*old, *new]}) > 1
-    names = {key: f"{key[0]} on {key[1]}" if several else key[0] for key in [*old, *new]}
+    keys = [*old, *new]
+    several, platforms = len({key[1:] for key in keys}) > 1, len({key[2] for key in keys}) > 1
+    names = {key: f"{key[0]} on {', '.join(key[1:] if platforms else key[1:2])}" if several else key[0] for key in keys}
     width = max((len(name) for name in names.values()), default=0)
     lines = []
     for key in sorted(set(old) | set(new)):
@@ -189,15 +205,15 @@ def drift_line(tag: str, old: Measurement | None, new: Measurement | None) -> st
     return f"{tag}  same figures; recorded details changed: {', '.join(changed)}"
 
 
-def merge_records(target: Path, lock_path: Path, measured: Iterable[tuple[Path, str]]) -> list[str]:
-    """Merge the figures of `store` from each (record file, store) into `target`; the drift lines.
+def merge_records(target: Path, lock_path: Path, measured: Iterable[tuple[Path, Place]]) -> list[str]:
+    """Merge the figures of one (store, platform) from each record file into `target`; the drift lines.
 
-    How the scheduled rebuild joins the records its runners made, one per image store:
-    each runner's file holds fresh figures for its own store only.
+    How the scheduled rebuild joins the records its runners made, one per image store and
+    platform: each runner's file holds fresh figures for its own store and platform only.
     """
     record = Record(target, lock_path)
-    for path, store in measured:
-        for (tag, found_store), entry in Record(path, lock_path).images.items():
-            if found_store == store:
-                record.put(tag, store, entry)
+    for path, place in measured:
+        for (tag, *found), entry in Record(path, lock_path).images.items():
+            if tuple(found) == place:
+                record.put(tag, place[0], entry)
     return record.save()

@@ -179,6 +179,32 @@ def store_name(store: str) -> str:
     return STORE_NAMES.get(store, store)
 
 
+# Platforms as a reader knows their machine: Docker builds for the machine's own by default.
+PLATFORM_NAMES = {"linux/amd64": "linux/amd64 (Intel, AMD)", "linux/arm64": "linux/arm64 (Apple Silicon)"}
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a figure was measured, as a page names it: the image store, and the platform
+    when the page's figures come from more than one."""
+
+    store: str
+    platform: str | None = None
+
+    def tab(self) -> str:
+        """A tab's label: `containerd image store`, `overlay2, linux/arm64 (Apple Silicon)`."""
+        name = store_name(self.store)
+        return f"{name}, {PLATFORM_NAMES.get(self.platform, self.platform)}" if self.platform else name
+
+    def name(self) -> str:
+        """In a message: `containerd`, `containerd, linux/arm64`."""
+        return f"{self.store}, {self.platform}" if self.platform else self.store
+
+    def short(self) -> str:
+        """In a sentence, after a figure: `containerd`, `containerd, arm64`."""
+        return f"{self.store}, {self.platform.rpartition('/')[2]}" if self.platform else self.store
+
+
 # What differs between two runs of the same build on any engine: the time each step took or
 # printed at, the HTTP `Date:` header, BuildKit's step numbers (the order steps started in) and
 # the IDs of its internal refs. Outputs equal once these are masked are the same output.
@@ -199,7 +225,7 @@ def run_to_run_masked(text: str) -> str:
     return text
 
 
-def per_store(shown: Sequence[tuple[str, str]], inline: bool, named: bool = False) -> str:
+def per_store(shown: Sequence[tuple[Where | str, str]], inline: bool, named: bool = False) -> str:
     """One rendering per image store, side by side; just one when they all agree.
 
     Blocks become Material content tabs labelled by store: with `content.tabs.link`,
@@ -208,17 +234,18 @@ def per_store(shown: Sequence[tuple[str, str]], inline: bool, named: bool = Fals
     once, the first store's, with a note saying so. `named`: some store has no such figure,
     so even one figure says which store it is from.
     """
-    texts = {text for _, text in shown}
+    places = [(where if isinstance(where, Where) else Where(where), text) for where, text in shown]
+    texts = {text for _, text in places}
     if len(texts) == 1 and not named:
-        return shown[0][1]
+        return places[0][1]
     if inline:
-        return " / ".join(f"{text} ({store})" for store, text in shown)
+        return " / ".join(f"{text} ({where.short()})" for where, text in places)
     if not named and len({run_to_run_masked(text) for text in texts}) == 1:
-        return f'{shown[0][1]}\n\n<p class="livedocs-alike">{html.escape(ALIKE_NOTE)}</p>'
+        return f'{places[0][1]}\n\n<p class="livedocs-alike">{html.escape(ALIKE_NOTE)}</p>'
     parts = []
-    for store, text in shown:
+    for where, text in places:
         body = "\n".join(f"    {line}" if line.strip() else "" for line in text.splitlines())
-        parts.append(f'=== "{store_name(store)}"\n\n{body}\n')
+        parts.append(f'=== "{where.tab()}"\n\n{body}\n')
     return "\n".join(parts)
 
 

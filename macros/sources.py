@@ -28,6 +28,9 @@ class Facts(Protocol):
     def store(self) -> str: ...  # "containerd", or a graph driver such as "overlay2"
 
     @property
+    def platform(self) -> str: ...  # what the images were built for: "linux/amd64", "linux/arm64"
+
+    @property
     def notice(self) -> str | None: ...  # why figures are replayed, when they are
 
     @property
@@ -61,8 +64,11 @@ class Source:
 
     live = False
 
-    def __init__(self, store: str, specs: Mapping[str, ImageSpec], record: Record, notice: str | None = None) -> None:
+    def __init__(
+        self, store: str, platform: str, specs: Mapping[str, ImageSpec], record: Record, notice: str | None = None
+    ) -> None:
         self.store = store
+        self.platform = platform
         self.specs = dict(specs)
         self.record = record
         self.notice = notice
@@ -92,7 +98,7 @@ class Source:
     def measurement(self, tag: str) -> Measurement:
         """The figures of one image; LivedocsError if unknown or it failed to build."""
         if tag not in self.specs:
-            recorded = self.record.get(tag, self.store)
+            recorded = self.record.get(tag, self.store, self.platform)
             if not self.live and recorded is not None:
                 return recorded
             known = ", ".join(sorted(self.specs)) or "none"
@@ -141,14 +147,14 @@ class ReplaySource(Source):
 
     def prepare(self, tags: Iterable[str], say: Progress) -> None:
         for tag in sorted(set(tags) - set(self.entries) - set(self.problems)):
-            entry = self.record.get(tag, self.store)
+            entry = self.record.get(tag, self.store, self.platform)
             spec = self.specs.get(tag)
             if entry is not None and spec is not None and entry.sources != source_digest(self.root, spec):
                 self.stale[tag] = spec.folder.relative_to(self.root).as_posix()
             if entry is None:
                 self.problems[tag] = RecordError(
-                    f"no recorded figures for {tag} on the {self.store} store: build the site once with a Docker"
-                    " engine that uses it",
+                    f"no recorded figures for {tag} on the {self.store} store for {self.platform}: build the site"
+                    " once with a Docker engine that uses it",
                     path=RECORD,
                 )
             else:

@@ -26,10 +26,16 @@ from .examples import load_examples
 from .imagemap import load_image_map
 from .live import LiveSource
 from .logs import log
+from .measurement import DEFAULT_PLATFORM
 from .record import Record
 from .scheduler import run_threads
 from .settings import RECORD, Settings
 from .sources import ReplaySource, Source, Summary
+
+
+def place(view: Source) -> tuple[str, str]:
+    """Where a view's figures are measured: (image store, platform)."""
+    return view.store, view.platform
 
 
 class Workbench:
@@ -84,30 +90,36 @@ class Workbench:
                         raise EngineUnavailable(f"LIVEDOCS_ENGINE=live, but {error.message}") from None
                     unanswered.append(error.message)
                     continue
-                if any(view.store == source.store for view in live):
+                if any(place(view) == place(source) for view in live):
                     source.close()
-                    raise LivedocsError(f"two engines with the {source.store} image store: {self.settings.engines}")
+                    engines = self.settings.engines
+                    raise LivedocsError(
+                        f"two engines with the {source.store} image store for {source.platform}: {engines}"
+                    )
                 live.append(source)
-        measured = {view.store for view in live}
-        # live: the stores measured now and no other (a runner of the scheduled rebuild
-        # measures one store); auto: a store no engine answered for comes from the record
-        replayed = [] if self.settings.mode == "live" else [s for s in self.record.stores() if s not in measured]
+        measured = {place(view) for view in live}
+        # live: the stores and platforms measured now and no other (a runner of the scheduled
+        # rebuild measures one store); auto: a store or platform no engine answered for comes
+        # from the record (a contributor on arm64 sees the amd64 figures recorded, untouched)
+        replayed = [] if self.settings.mode == "live" else [p for p in self.record.places() if p not in measured]
         if self.settings.mode == "replay":
             self.notices.append("LIVEDOCS_ENGINE=replay: figures are the recorded ones")
         elif unanswered and not live:
             self.notices.append(f"{'; '.join(unanswered)}; showing the figures recorded in {RECORD}")
         elif replayed:
+            several = len({platform for _, platform in [*replayed, *measured]}) > 1
+            names = [f"{store} ({platform})" if several else store for store, platform in replayed]
             self.notices.append(
-                f"no engine of the {' or '.join(replayed)} image store answered in this build; its figures are the"
+                f"no engine of the {' or '.join(names)} image store answered in this build; its figures are the"
                 f" ones recorded in {RECORD}"
             )
         # A replay the build asked for is no fallback: its pages carry no notice, only those
         # showing an image whose example changed since it was measured (ReplaySource.stale).
         fallback = self.notices[-1] if self.notices and self.settings.mode != "replay" else None
-        self.views = live + [ReplaySource(self.root, store, self.specs, self.record, fallback) for store in replayed]
+        self.views = live + [ReplaySource(self.root, *where, self.specs, self.record, fallback) for where in replayed]
         if not self.views:  # nothing measured, nothing recorded: say so where figures are asked for
-            self.views = [ReplaySource(self.root, "overlay2", self.specs, self.record, fallback)]
-        self.views.sort(key=lambda view: (view.store != "containerd", view.store))
+            self.views = [ReplaySource(self.root, "overlay2", DEFAULT_PLATFORM, self.specs, self.record, fallback)]
+        self.views.sort(key=lambda view: (view.store != "containerd", view.store, view.platform != DEFAULT_PLATFORM))
 
     def _connect(self, host: str | None) -> LiveSource:
         return LiveSource.connect(self.settings, host, self.specs, self.record, self.image_map, contexts=self.contexts)

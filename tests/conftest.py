@@ -20,7 +20,7 @@ import pytest
 
 from scripts.harness.mkdocs import mkdocs_build, mkdocs_command
 
-from .helpers import mkdocs_env
+from .helpers import by_store, mkdocs_env
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
@@ -198,7 +198,7 @@ class Built:
 
     def entry(self, tag: str, store: str = "overlay2") -> dict:
         """One image's recorded figures on one store (the default engine's is overlay2)."""
-        return self.record()["images"][tag][store]
+        return by_store(self.record()["images"])[tag][store]
 
 
 class TinySite:

@@ -8,6 +8,7 @@ check them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from macros.errors import LivedocsError
 from macros.measurement import BaseImage, EngineFacts, LayerEntry, Measurement, Response, Step
@@ -25,8 +26,10 @@ def image(
     responses: Mapping[str, Response] = (),
     seconds: float = 1.0,
     uid: int | None = None,
+    platform: str = "linux/amd64",
 ) -> Measurement:
-    """An image measurement: `size` bytes, `layers` layers, steps cached as given, each run one taking `seconds`."""
+    """An image measurement: `size` bytes, `layers` layers, steps cached as given, each run one taking
+    `seconds`, built for `platform` (an engine of that platform)."""
     steps = [Step(1, "FROM standin/golang:1.21-alpine3.19 AS build", False)]
     steps += [
         Step(n, f"RUN step {n}", hit, f"build {n}/9", 0.0 if hit else seconds) for n, hit in enumerate(cached, start=2)
@@ -36,7 +39,7 @@ def image(
         example="go-app",
         dockerfile="examples/go-app/Dockerfile",
         base_images={"golang:1.21-alpine3.19": GO, "alpine:3.19": ALPINE},
-        engine=ENGINE,
+        engine=replace(ENGINE, platform=platform),
         measured_at="2026-11-27T12:00:00Z",
         size_bytes=size,
         image_id="sha256:" + f"{size:012x}" + "0" * 52,
@@ -71,8 +74,10 @@ class FakeFacts:
         notice: str | None = None,
         problems: Mapping[str, LivedocsError] | None = None,
         store: str = "overlay2",
+        platform: str = "linux/amd64",
     ) -> None:
         self.store = store
+        self.platform = platform
         self.measurements = dict(measurements)
         self.notice = notice
         self.problems = dict(problems or {})

@@ -34,3 +34,15 @@ def docker_cli(*args: str, host: str | None = None, timeout: float = 300) -> str
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=timeout)
     assert done.returncode == 0, f"{' '.join(command)}: {done.stderr.strip()}"
     return done.stdout.strip()
+
+
+def by_store(images: dict) -> dict[str, dict[str, dict]]:
+    """A record's `images` as {tag: {store: entry}}: the tests build on the engine's own platform
+    only, so each store holds one platform's figures (asserted)."""
+    flat: dict[str, dict[str, dict]] = {}
+    for tag, stores in images.items():
+        flat[tag] = {}
+        for store, platforms in stores.items():
+            assert len(platforms) == 1, f"{tag} on {store}: figures of {sorted(platforms)}"
+            flat[tag][store] = next(iter(platforms.values()))
+    return flat

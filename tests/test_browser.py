@@ -33,6 +33,7 @@ from macros.render import run_to_run_masked
 from macros.units import human_size, percent, reduction, short_id
 
 from .conftest import REPO, RealSite, store_engines
+from .helpers import by_store
 from .test_chapter import CHAPTER
 
 pytestmark = [pytest.mark.engine, pytest.mark.browser, pytest.mark.network]
@@ -172,7 +173,7 @@ def table_tags() -> list[str]:
 
 def entry(record: dict[str, Any], tag: str, store: str) -> dict[str, Any]:
     """One image's recorded figures on one image store."""
-    stores = record["images"][tag]
+    stores = by_store(record["images"])[tag]
     assert store in stores, f"{tag} is not recorded on the {store} image store"
     return stores[store]
 
@@ -642,11 +643,11 @@ def test_the_fast_builds_listings_are_the_recorded_ones(reader: Callable[..., Re
     blocks = page.locator("article pre").filter(has_text=re.compile(r"^#\d+ \["))
     expected: list[tuple[str, str | None]] = []  # (listing, store tab label or None: in no store tab)
     for tag in listing_tags():
-        by_store = {store: listing(record, tag, store) for store in STORES}
-        if len({run_to_run_masked(text) for text in by_store.values()}) == 1:  # alike: shown once
-            expected.append((by_store[STORES[0]], None))
+        listings = {store: listing(record, tag, store) for store in STORES}
+        if len({run_to_run_masked(text) for text in listings.values()}) == 1:  # alike: shown once
+            expected.append((listings[STORES[0]], None))
         else:
-            expected += [(by_store[store], STORE_TABS[store]) for store in STORES]
+            expected += [(listings[store], STORE_TABS[store]) for store in STORES]
     shown = blocks.all()
     assert len(shown) == len(expected), f"{len(shown)} listings shown, {len(expected)} recorded"
     stores = set(STORE_TABS.values())

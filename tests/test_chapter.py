@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from .conftest import MKDOCS, REPO, RealSite, store_engines
+from .helpers import by_store, mkdocs_env
 from .helpers import docker_cli as docker
-from .helpers import mkdocs_env
 
 pytestmark = pytest.mark.engine
 
@@ -164,7 +164,7 @@ def test_every_recorded_listing_names_only_its_own_dockerfiles_steps(real_site: 
     Dockerfile and that stage's number of instructions: no build ran alongside another one whose
     steps it shares (builds are made one at a time, machine-wide)."""
     wrong = []
-    for tag, stores in real_site.record["images"].items():
+    for tag, stores in by_store(real_site.record["images"]).items():
         for store, entry in stores.items():
             stages = dockerfile_stages((REPO / entry["dockerfile"]).read_text())
             for step in (entry.get("build") or {}).get("steps", []):
@@ -195,6 +195,6 @@ def test_the_served_page_is_dated_by_its_last_commit(real_site: RealSite) -> Non
         ["git", "-C", str(REPO), "log", "-1", "--format=%ct", "--", page], capture_output=True, text=True, check=True
     ).stdout.strip()
     expected = formatdate(int(committed), usegmt=True)
-    for store, entry in real_site.record["images"]["go-app-static"].items():
+    for store, entry in by_store(real_site.record["images"])["go-app-static"].items():
         headers = dict(entry["responses"]["/"]["headers"])
         assert headers["Last-Modified"] == expected, store

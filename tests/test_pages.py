@@ -409,3 +409,42 @@ def test_a_layer_size_and_a_uid_in_sentences() -> None:
     both.layer_size("go-app-multi", "nothing")
     missing = "no layer of go-app-multi was created by anything containing 'nothing'"
     assert [p.message for p in both.report()] == [missing]
+
+
+def _two_platforms() -> Pages:
+    """Both stores for linux/amd64, and the containerd store for linux/arm64 (an Apple Silicon
+    contributor's figures beside the recorded ones)."""
+    from dataclasses import replace
+
+    from tests.fakes import FakeFacts
+
+    pages = _two_stores()
+    amd64 = pages.views[0]
+    smaller = {tag: replace(m, size_bytes=(m.size_bytes or 0) - 400_000)
+               for tag, m in amd64.measurements.items() if m.size_bytes}  # fmt: skip
+    arm64 = FakeFacts({**amd64.measurements, **smaller}, store="containerd", platform="linux/arm64")
+    return Pages([amd64, arm64, pages.views[1]])
+
+
+def test_figures_of_two_platforms_name_the_platform_and_apple_silicon() -> None:
+    """Where the views cover two platforms, a figure names store and platform, a tab names the
+    reader's machine (`linux/arm64 (Apple Silicon)`), and a false claim names both."""
+    pages = _two_platforms()
+    pages.begin_page("docs/x.md", '{{ size("go-app-multi") }}\n{{ images_table("go-app-multi") }}\n')
+    assert (
+        pages.size("go-app-multi") == "17.4MB (containerd, amd64) / 17MB (containerd, arm64) / 8.7MB (overlay2, amd64)"
+    )
+    table = pages.images_table("go-app-multi")
+    labels = [line for line in table.splitlines() if line.startswith("=== ")]
+    assert labels == [
+        '=== "containerd image store, linux/amd64 (Intel, AMD)"',
+        '=== "containerd image store, linux/arm64 (Apple Silicon)"',
+        '=== "overlay2, linux/amd64 (Intel, AMD)"',
+    ]
+    pages.begin_page("docs/y.md", '{{ claim("size(go-app-multi) > 17.2MB") }}\n')
+    pages.claim("size(go-app-multi) > 17.2MB")
+    claim = 'docs/y.md:1: claim "size(go-app-multi) > 17.2MB" is false on'
+    assert [str(p) for p in pages.report()] == [
+        f"{claim} containerd, linux/arm64: size(go-app-multi) is 17MB",
+        f"{claim} overlay2, linux/amd64: size(go-app-multi) is 8.7MB",
+    ]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import TinySite, store_engines
-from .helpers import docker_cli
+from .helpers import by_store, docker_cli
 
 pytestmark = pytest.mark.engine
 
@@ -51,7 +51,7 @@ def transfer_example(site: TinySite, seed: int) -> Path:
 
 
 def sent(record: dict, tag: str, store: str) -> int:
-    return int(record["images"][tag][store]["build"]["context_bytes"])
+    return int(by_store(record["images"])[tag][store]["build"]["context_bytes"])
 
 
 def test_a_second_build_after_an_edit_sends_only_what_changed_on_both_stores(site: TinySite) -> None:

@@ -14,6 +14,7 @@ from macros.record import Record
 from tests.fakes import image
 
 REPO = Path(__file__).resolve().parent.parent
+AMD64, ARM64 = "linux/amd64", "linux/arm64"
 
 # One build: load the record, measure one image, wait until the other build has measured
 # too (both now hold a copy read before either saved), then save at the same moment.
@@ -54,7 +55,7 @@ def _two_builds_at_once(root: Path, merge: bool) -> dict[str, int]:
     ]
     assert [build.wait(timeout=60) for build in builds] == [0, 0]
     images = json.loads((root / "examples" / "measurements.json").read_text())["images"]
-    return {tag: stores["overlay2"]["size_bytes"] for tag, stores in images.items()}
+    return {tag: stores["overlay2"][AMD64]["size_bytes"] for tag, stores in images.items()}
 
 
 def test_two_builds_saving_at_once_both_keep_their_figures(tmp_path: Path) -> None:
@@ -112,7 +113,8 @@ def test_an_unreadable_record_is_reported_and_left_alone(tmp_path: Path, text: s
 
 
 def test_a_schema_1_record_is_migrated_once_nothing_lost(tmp_path: Path) -> None:
-    """Each schema-1 entry becomes the figure of its engine's store; the next save writes schema 2."""
+    """Each schema-1 entry becomes the figure of its engine's store and platform; the next save
+    writes schema 3."""
     (tmp_path / "examples").mkdir()
     path = tmp_path / "examples" / "measurements.json"
     old = {"go-app-multi": image(8_924_856).to_json(), "go-app-single": image(269_726_693).to_json()}
@@ -121,8 +123,8 @@ def test_a_schema_1_record_is_migrated_once_nothing_lost(tmp_path: Path) -> None
     assert record.stores() == ["overlay2"]
     assert record.save() == []  # no figure changed
     data = json.loads(path.read_text())
-    assert data["schema"] == 2
-    assert {tag: stores["overlay2"] for tag, stores in data["images"].items()} == old
+    assert data["schema"] == 3
+    assert {tag: stores["overlay2"][AMD64] for tag, stores in data["images"].items()} == old
 
 
 def test_records_of_two_runners_merge_store_by_store(tmp_path: Path) -> None:
@@ -140,10 +142,11 @@ def test_records_of_two_runners_merge_store_by_store(tmp_path: Path) -> None:
     target = record_file("measurements.json", {("x", "containerd"): 10, ("x", "overlay2"): 20})
     containerd = record_file("containerd.json", {("x", "containerd"): 11, ("x", "overlay2"): 20})
     overlay2 = record_file("overlay2.json", {("x", "containerd"): 10, ("x", "overlay2"): 22})
-    drift = merge_records(target, tmp_path / "lock", [(containerd, "containerd"), (overlay2, "overlay2")])
+    measured = [(containerd, ("containerd", AMD64)), (overlay2, ("overlay2", AMD64))]
+    drift = merge_records(target, tmp_path / "lock", measured)
     assert drift == ["x on containerd  10B -> 11B  (+10.0%)", "x on overlay2    20B -> 22B  (+10.0%)"]
     merged = json.loads(target.read_text())["images"]["x"]
-    assert (merged["containerd"]["size_bytes"], merged["overlay2"]["size_bytes"]) == (11, 22)
+    assert (merged["containerd"][AMD64]["size_bytes"], merged["overlay2"][AMD64]["size_bytes"]) == (11, 22)
 
 
 def test_a_merge_waits_for_a_build_holding_the_record(tmp_path: Path) -> None:
@@ -168,7 +171,7 @@ def test_a_merge_waits_for_a_build_holding_the_record(tmp_path: Path) -> None:
         assert json.loads(target.read_text())["images"] == {}
     output, _ = merge.communicate(timeout=30)
     assert merge.returncode == 0, output
-    assert json.loads(target.read_text())["images"]["x"]["overlay2"]["size_bytes"] == 20
+    assert json.loads(target.read_text())["images"]["x"]["overlay2"][AMD64]["size_bytes"] == 20
 
 
 def test_merge_records_names_a_target_that_is_no_sites_record(tmp_path: Path) -> None:
@@ -194,10 +197,94 @@ def test_a_record_without_process_uids_loads_and_keeps_them_once_measured(tmp_pa
     assert "process_uid" not in old
     path.write_text(json.dumps({"schema": 2, "images": {"go-app-scratch": {"overlay2": old}}}))
     record = Record(path, tmp_path / "lock")
-    loaded = record.get("go-app-scratch", "overlay2")
+    loaded = record.get("go-app-scratch", "overlay2", AMD64)
     assert loaded is not None and loaded.process_uid is None
     record.put("go-app-scratch", "overlay2", replace(loaded, process_uid=65532))
     assert record.save() == ["go-app-scratch  same figures; recorded details changed: process_uid"]
-    saved = json.loads(path.read_text())["images"]["go-app-scratch"]["overlay2"]
+    saved = json.loads(path.read_text())["images"]["go-app-scratch"]["overlay2"][AMD64]
     assert saved["process_uid"] == 65532
     assert Measurement.from_json(saved).process_uid == 65532
+
+
+def test_a_schema_2_record_is_filed_under_its_engines_platform_and_written_as_schema_3(tmp_path: Path) -> None:
+    """Each schema-2 entry (by image and store) becomes the figure of the platform its engine
+    reported; the next save writes schema 3, nothing lost."""
+    (tmp_path / "examples").mkdir()
+    path = tmp_path / "examples" / "measurements.json"
+    old = {"x": {"containerd": image(11).to_json(), "overlay2": image(22, platform=ARM64).to_json()}}
+    path.write_text(json.dumps({"schema": 2, "images": old}))
+    record = Record(path, tmp_path / "lock")
+    assert record.places() == [("containerd", AMD64), ("overlay2", ARM64)]
+    assert record.save() == []
+    data = json.loads(path.read_text())
+    assert data["schema"] == 3
+    assert data["images"] == {
+        "x": {"containerd": {AMD64: old["x"]["containerd"]}, "overlay2": {ARM64: old["x"]["overlay2"]}}
+    }
+
+
+def test_a_build_on_one_platform_leaves_the_other_platforms_figures_untouched(tmp_path: Path) -> None:
+    """A contributor on Apple Silicon measures linux/arm64 on the containerd store: the record
+    gains those figures beside the linux/amd64 ones, which stay as they were, byte for byte."""
+    record = _seed(tmp_path)
+    before = json.loads(record.path.read_text())["images"]["kept"]["overlay2"][AMD64]
+    arm = Record(record.path, record.lock_path)
+    arm.put("kept", "overlay2", image(900_000, platform=ARM64))
+    assert arm.save() == ["kept on overlay2, linux/arm64  new: 900kB"]
+    images = json.loads(record.path.read_text())["images"]["kept"]["overlay2"]
+    assert images[AMD64] == before and images[ARM64]["size_bytes"] == 900_000
+    assert Record(record.path, record.lock_path).get("kept", "overlay2", AMD64) == image(1_000_000)
+
+
+def test_merge_records_takes_one_platform_of_a_store_from_each_file(tmp_path: Path) -> None:
+    """`containerd@linux/arm64=FILE` takes that file's arm64 figures of the containerd store and
+    nothing else: its stale copy of the amd64 figures does not replace the target's."""
+    from macros.settings import Settings
+
+    settings = Settings(root=tmp_path)
+    target = settings.record_path
+    target.parent.mkdir(parents=True)
+    seeded = Record(target, settings.record_lock)
+    seeded.put("x", "containerd", image(10))
+    seeded.save()
+    runner = tmp_path / "arm64.json"
+    measured = Record(runner, tmp_path / "other.lock")
+    measured.put("x", "containerd", image(99))  # a stale amd64 copy
+    measured.put("x", "containerd", image(12, platform=ARM64))
+    measured.save()
+    command = [sys.executable, str(REPO / "scripts" / "merge_records.py"), str(target), f"containerd@{ARM64}={runner}"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "livedocs drift: x on containerd, linux/arm64  new: 12B\n"
+    merged = json.loads(target.read_text())["images"]["x"]["containerd"]
+    assert (merged[AMD64]["size_bytes"], merged[ARM64]["size_bytes"]) == (10, 12)
+
+
+def test_a_replay_shows_each_platform_the_record_holds_as_a_view_of_its_own(tmp_path: Path) -> None:
+    """A record with linux/arm64 figures beside the linux/amd64 ones gives one view per store and
+    platform, amd64 first; the pages name the platform, and each view has its own figures."""
+    from macros.pages import Pages
+    from macros.settings import Settings
+    from macros.workbench import Workbench
+
+    folder = tmp_path / "examples" / "app"
+    folder.mkdir(parents=True)
+    (folder / "Dockerfile").write_text("FROM scratch\nCOPY note.txt /\n")
+    (folder / "note.txt").write_text("a note\n")
+    (folder / "livedocs.yml").write_text("images:\n  app: {}\n")
+    record = Record(tmp_path / "examples" / "measurements.json", tmp_path / "lock")
+    record.put("app", "containerd", image(2_000_000, platform=ARM64))
+    record.put("app", "containerd", image(3_000_000))
+    record.put("app", "overlay2", image(1_000_000))
+    record.save()
+    bench = Workbench(Settings.load(tmp_path, environ={"LIVEDOCS_ENGINE": "replay"}))
+    bench.connect()
+    assert [(view.store, view.platform) for view in bench.views] == [
+        ("containerd", AMD64),
+        ("containerd", ARM64),
+        ("overlay2", AMD64),
+    ]
+    bench.prepare()
+    pages = Pages(bench.views)
+    pages.begin_page("docs/x.md", '{{ size("app") }}\n')
+    assert pages.size("app") == "3MB (containerd, amd64) / 2MB (containerd, arm64) / 1MB (overlay2, amd64)"

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from .conftest import TinySite
-from .helpers import docker_cli
+from .helpers import by_store, docker_cli
 
 pytestmark = pytest.mark.engine
 
@@ -57,7 +57,7 @@ def test_timing_rounds_build_each_side_in_turn_and_keep_the_median(site: TinySit
     assert built.code == 0, built.output
     rounds = re.findall(r"livedocs: timing round (\d) of 3: (\S+)", built.output)
     assert rounds == [(n, tag) for n in "23" for tag in EDITED], built.output
-    record = built.record()["images"]
+    record = by_store(built.record()["images"])
     for tag in EDITED:
         found = re.search(rf"livedocs: {tag}: steps took (\S+)s, (\S+)s, (\S+)s in 3 rounds", built.output)
         assert found, built.output

@@ -29,7 +29,7 @@ from macros.units import human_size
 
 from .conftest import FIXTURE_PREFIX, REPO, RealSite, TinySite, store_engines
 from .fakes import failure, image
-from .helpers import IMAGE_MAP
+from .helpers import IMAGE_MAP, by_store
 
 BIN = Path(sys.executable).parent
 ACTIONLINT = str(BIN / "actionlint")
@@ -370,15 +370,15 @@ def test_the_steps_measure_both_stores_merge_and_commit(
     for store in STORES:
         assert any(line.startswith(f"livedocs drift: {HELLO} on {store} ") for line in drift), drift
     assert "Figures of both image stores, merged" in (temp / "summary.md").read_text()
-    images = json.loads((temp / "merged" / "measurements.json").read_text())["images"]
+    images = by_store(json.loads((temp / "merged" / "measurements.json").read_text())["images"])
     assert sorted(images[HELLO]) == STORES and sorted(images[TYPO]) == STORES
     for store in STORES:  # each store's figures from its own leg, the seed's overlay2 figure replaced
-        leg = json.loads((downloaded / f"record-{store}" / "measurements.json").read_text())["images"]
+        leg = by_store(json.loads((downloaded / f"record-{store}" / "measurements.json").read_text())["images"])
         assert images[HELLO][store] == leg[HELLO][store]
     # The drift lines the commit job writes are the record's change, entry by entry: one line per
     # (image, store) whose figures differ from the committed record, none for the others, and the
     # size a line shows is the merged record's.
-    seed = json.loads(git(committed.root, "show", "HEAD:examples/measurements.json"))["images"]
+    seed = by_store(json.loads(git(committed.root, "show", "HEAD:examples/measurements.json"))["images"])
     changed = {
         (tag, store)
         for tag in images.keys() | seed.keys()
@@ -461,7 +461,7 @@ def test_the_legs_of_the_scheduled_rebuild_run_on_the_real_site(
         assert "livedocs: building" not in output, "a leg on warm images rebuilds nothing"
         if store == "overlay2":  # a content size is the containerd store's: not this leg's to check
             assert "is measured on the containerd image store, not in this build (overlay2)" in output
-        measured = json.loads((leg / "examples" / "measurements.json").read_text())["images"]
+        measured = by_store(json.loads((leg / "examples" / "measurements.json").read_text())["images"])
         assert all(store in stores for stores in measured.values()), f"the {store} leg measured every image"
         (records / f"record-{store}").mkdir(parents=True)
         shutil.copy(leg / "examples" / "measurements.json", records / f"record-{store}")
@@ -470,7 +470,7 @@ def test_the_legs_of_the_scheduled_rebuild_run_on_the_real_site(
     shutil.copytree(records, temp / "records")  # actions/download-artifact, pattern record-*
     merged = run_step(workflow, "site", "scripts/merge_records.py", site, temp)
     assert merged.returncode == 0, merged.stdout + merged.stderr
-    images = json.loads((site / "examples" / "measurements.json").read_text())["images"]
+    images = by_store(json.loads((site / "examples" / "measurements.json").read_text())["images"])
     assert images and all(sorted(stores) == STORES for stores in images.values()), "both stores, every image"
     built = run_step(workflow, "site", "mkdocs build", site, temp)
     assert built.returncode == 0, built.stdout + built.stderr
@@ -492,7 +492,7 @@ def test_a_claim_false_on_one_store_fails_that_stores_leg_naming_it(
     """A size bound between the two stores' sizes of one image holds on one store and not the
     other: the leg of the store it is false on fails, naming that store; the other leg passes."""
     hosts = store_engines(*STORES)
-    sizes = {store: real_site.record["images"]["go-app-multi"][store]["size_bytes"] for store in STORES}
+    sizes = {store: by_store(real_site.record["images"])["go-app-multi"][store]["size_bytes"] for store in STORES}
     small, large = sorted(STORES, key=sizes.__getitem__)
     assert sizes[large] - sizes[small] > 2_000, sizes  # room for a bound between them, in kB
     bound = f"{(sizes[small] + sizes[large]) // 2000}kB"
