@@ -107,7 +107,7 @@ class Site:
 def served(real_site: RealSite) -> Iterator[Site]:
     """The session's live build of the real site, served on 127.0.0.1."""
     assert set(store_engines(*STORES)) == set(STORES), "the site is measured on exactly these image stores"
-    assert real_site.record["schema"] == 2, "the record keeps each image's figures per image store"
+    assert real_site.record["schema"] == 3, "the record keeps each image's figures per image store and platform"
     with serve_site(real_site.root) as url:
         yield Site(real_site.root, url, real_site.record)
 

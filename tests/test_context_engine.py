@@ -40,6 +40,19 @@ IGNORE = [
 ]
 
 
+def exported(folder: Path, out: Path, *options: str, timeout: float = 300) -> set[str]:
+    """What `docker buildx build OPTIONS FOLDER`, exported as files (`type=local`), holds."""
+    done = subprocess.run(
+        ["docker", "buildx", "build", "--quiet", *options, "--output", f"type=local,dest={out}", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+
+
 def test_the_files_the_site_sends_are_the_ones_buildkit_sends(tmp_path: Path) -> None:
     """A folder with a `.dockerignore` of every kind of pattern, built `FROM scratch` with
     `COPY . /` and exported: the files BuildKit copied are exactly those the site's matcher keeps."""
@@ -49,16 +62,7 @@ def test_the_files_the_site_sends_are_the_ones_buildkit_sends(tmp_path: Path) ->
         (folder / name).write_text(name)
     (folder / "Dockerfile").write_text("FROM scratch\nCOPY . /\n")
     (folder / ".dockerignore").write_text("\n".join(IGNORE) + "\n")
-    out = tmp_path / "out"
-    done = subprocess.run(
-        ["docker", "buildx", "build", "--quiet", "--output", f"type=local,dest={out}", str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    sent = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    sent = exported(folder, tmp_path / "out")
     rules = read_dockerignore(folder)
     kept = {name for name in [*FILES, ".dockerignore"] if not is_ignored(name, rules)}
     assert sent == kept
@@ -81,17 +85,7 @@ def test_a_dockerfile_s_own_ignore_file_replaces_the_folder_s(tmp_path: Path) ->
     (folder / "Dockerfile.x.dockerignore").write_text("Dockerfile*\nb.txt\nsub\n")
     assert ignore_file(folder, "Dockerfile.x") == "Dockerfile.x.dockerignore"
     assert ignore_file(folder, "Dockerfile") == ".dockerignore"
-    out = tmp_path / "out"
-    command = ["docker", "buildx", "build", "--quiet", "-f", str(folder / "Dockerfile.x")]
-    done = subprocess.run(
-        [*command, "--output", f"type=local,dest={out}", str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    sent = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    sent = exported(folder, tmp_path / "out", "-f", str(folder / "Dockerfile.x"))
     rules = read_dockerignore(folder, "Dockerfile.x")
     every = [*FILES, "Dockerfile.x", ".dockerignore", "Dockerfile.x.dockerignore"]
     assert sent == {name for name in every if not is_ignored(name, rules)}
@@ -112,14 +106,5 @@ def test_the_context_ignore_folder_as_committed_sends_what_the_page_says(tmp_pat
     # one more stage holds what the build stage's `COPY . .` received: only that is exported
     sent = "\nFROM scratch AS sent\nCOPY --from=build /src /\n"
     dockerfile.write_text(rewrite_images((folder / "Dockerfile").read_text(), image_map) + sent)
-    out = tmp_path / "out"
-    command = ["docker", "buildx", "build", "--quiet", "--target", "sent", "-f", str(dockerfile)]
-    done = subprocess.run(
-        [*command, "--output", f"type=local,dest={out}", str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert sorted(p.name for p in out.iterdir()) == [".dockerignore", "go.mod", "main.go"]
+    sent = exported(folder, tmp_path / "out", "--target", "sent", "-f", str(dockerfile), timeout=600)
+    assert sorted(sent) == [".dockerignore", "go.mod", "main.go"]
