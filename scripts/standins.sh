@@ -273,7 +273,8 @@ for target in "${targets[@]}"; do
   if [ -n "$address" ]; then unset DOCKER_HOST; fi
 done
 if [ ${#unemulated[@]} -gt 0 ]; then
-  warn "linux/arm64 is not emulated on the ${unemulated[*]} engine(s) (make engine, as root, registers QEMU): arm64 stand-ins skipped there"
+  named=$(IFS=,; echo "${unemulated[*]}")
+  warn "linux/arm64 is not emulated on the ${named//,/, } engine(s) (make engine, as root, registers QEMU): arm64 stand-ins skipped there"
 fi
 
 on=""  # " on <store> engine <address>" in messages, when building into listed engines
