@@ -53,9 +53,9 @@ def test_an_arm64_run_step_runs_under_emulation_and_makes_an_arm64_image(store: 
     (tmp_path / "Dockerfile").write_text(f"FROM {base}\nRUN uname -m > /arch\n")
     tag = f"fixture-arm64-uname-{os.getpid()}"
     try:
+        command = ["docker", "-H", address, "buildx", "build", "--progress=plain", "--platform", "linux/arm64"]
         done = subprocess.run(
-            ["docker", "-H", address, "buildx", "build", "--progress=plain", "--platform", "linux/arm64"]
-            + ["-t", tag, str(tmp_path)],
+            [*command, "-t", tag, str(tmp_path)],
             capture_output=True,
             text=True,
             timeout=300,
@@ -91,5 +91,6 @@ def test_the_containerd_store_holds_both_platforms_under_one_standin_tag() -> No
     emulated(address)
     for standin in load_image_map(REPO, str(REPO / "tests" / "standins" / "image-map.yml")).values():
         for arch in ("amd64", "arm64"):
-            shown = cli("-H", address, "image", "inspect", "--platform", f"linux/{arch}", "--format", "{{.Architecture}}", standin)
+            inspect = ["image", "inspect", "--platform", f"linux/{arch}", "--format", "{{.Architecture}}"]
+            shown = cli("-H", address, *inspect, standin)
             assert shown == arch, standin
