@@ -232,6 +232,9 @@ build_engine() {  # store arm64
   local store=$1 arm64=$2 tag
   if [ "$arm64" != yes ]; then
     if want native; then build_alpine; build_golang; fi
+    if want native && [ "$native" = linux/arm64 ]; then  # an arm64 machine: its own are the arm64 ones
+      for tag in standin/alpine:3.19 standin/golang:1.21-alpine3.19; do docker tag "$tag" "$tag-arm64"; done
+    fi
     return 0
   fi
   arm64_inputs
