@@ -24,6 +24,14 @@
 #     4. list them in .cache/livedocs/engines, one "<store> <address>" a line, the
 #        engine on the default socket first
 #   A second run with the engines up does no apt work and only confirms they answer.
+#   In every case but DOCKER_HOST's, and where it is missing, arm64 emulation
+#   (ensure_emulation): mount binfmt_misc if it is not mounted, unpack QEMU's
+#   qemu-aarch64-static from Debian's qemu-user-static (the system's suite, a .deb kept in
+#   $LIVEDOCS_DEB_CACHE) into $LIVEDOCS_QEMU_PREFIX (dpkg's database untouched) and register
+#   it as Debian's binfmt.d file does, flags OPF (F: the kernel opens the interpreter
+#   once, so it runs inside containers too); one line says what was done, or that
+#   qemu-aarch64 was already registered, or (one warning line) why arm64 cannot be
+#   emulated here, and the rest goes on. BuildKit then runs arm64 RUN steps.
 #
 # The engines send registry traffic to a proxy on 127.0.0.1 that does not exist: these
 # machines may not talk to anything but loopback, so a pull (an unknown base image, a
@@ -32,6 +40,8 @@
 # Settings (environment), mostly for trying the script beside another engine:
 #   LIVEDOCS_ENGINE_PREFIX    where the engine is unpacked        [/opt/livedocs/docker]
 #   LIVEDOCS_DEB_CACHE        the downloaded .deb files           [/var/cache/livedocs/debs]
+#   LIVEDOCS_QEMU_PREFIX      where qemu-aarch64-static is unpacked [/opt/livedocs/qemu]
+#   LIVEDOCS_BINFMT_DIR       the binfmt_misc mount               [/proc/sys/fs/binfmt_misc]
 #   LIVEDOCS_ENGINE_ROOT      if set: state, run and log directories below it
 #   LIVEDOCS_ENGINE_STATE     data roots, one per store           [/var/lib/livedocs]
 #   LIVEDOCS_ENGINE_RUN       exec roots, pidfiles, sockets       [/var/run/livedocs]
@@ -49,6 +59,8 @@ clone=$(cd "$(dirname "$0")/.." && pwd)
 root=${LIVEDOCS_ENGINE_ROOT:-}
 prefix=${LIVEDOCS_ENGINE_PREFIX:-/opt/livedocs/docker}
 deb_cache=${LIVEDOCS_DEB_CACHE:-/var/cache/livedocs/debs}
+qemu_prefix=${LIVEDOCS_QEMU_PREFIX:-/opt/livedocs/qemu}
+binfmt_dir=${LIVEDOCS_BINFMT_DIR:-/proc/sys/fs/binfmt_misc}
 state_dir=${LIVEDOCS_ENGINE_STATE:-${root:+$root/lib}}; state_dir=${state_dir:-/var/lib/livedocs}
 run_dir=${LIVEDOCS_ENGINE_RUN:-${root:+$root/run}};     run_dir=${run_dir:-/var/run/livedocs}
 log_dir=${LIVEDOCS_ENGINE_LOGS:-${root:+$root/log}};    log_dir=${log_dir:-/var/log/livedocs}
@@ -74,6 +86,7 @@ sources=/etc/apt/sources.list.d/debian.sources
 
 die() { echo "engine: $*" >&2; exit 1; }
 say() { echo "engine: $*"; }
+warn() { echo "engine: warning: $*" >&2; }
 
 # --- the engines ------------------------------------------------------------------
 
@@ -372,6 +385,108 @@ install_engine() {
   link_buildx
 }
 
+# --- arm64 emulation ----------------------------------------------------------------
+
+# Unpack qemu-aarch64-static (and Debian's binfmt.d line for it) from the cached
+# qemu-user-static .deb into $qemu_prefix, unless it already holds that version. Prints
+# the version; one line on stderr and status 1 when it cannot.
+install_qemu() {
+  local deb version new old
+  deb=$(bash "$clone/scripts/debian-download.sh" "$(dpkg --print-architecture)" "$deb_cache" qemu-user-static) \
+    || return 1
+  version=$(dpkg-deb -f "$deb" Version)
+  if [ -x "$qemu_prefix/usr/bin/qemu-aarch64-static" ] && [ -f "$qemu_prefix/VERSIONS" ] \
+    && grep -Fxq "qemu-user-static $version" "$qemu_prefix/VERSIONS"; then
+    echo "$version"
+    return 0
+  fi
+  new=$qemu_prefix.new.$$
+  rm -rf "$new"
+  mkdir -p "$new"
+  if ! dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$new" ./usr/bin/qemu-aarch64-static \
+    ./usr/libexec/qemu-binfmt/aarch64-binfmt-P ./usr/lib/binfmt.d/qemu-aarch64.conf \
+    ./usr/share/doc/qemu-user-static/copyright; then
+    rm -rf "$new"
+    echo "engine: cannot unpack qemu-aarch64-static from $deb" >&2
+    return 1
+  fi
+  {
+    echo "qemu-user-static $version"
+    echo "# qemu-aarch64-static unpacked from the system's Debian suite by scripts/engine.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  } >"$new/VERSIONS"
+  old=$qemu_prefix.old.$$
+  if [ -e "$qemu_prefix" ]; then mv "$qemu_prefix" "$old"; fi
+  mkdir -p "$(dirname "$qemu_prefix")"
+  mv "$new" "$qemu_prefix"
+  rm -rf "$old"
+  echo "$version"
+}
+
+# arm64 under emulation, where it is missing: one line in every case, never fatal.
+ensure_emulation() {
+  local entry=$binfmt_dir/qemu-aarch64 flags interpreter mounted="" version line conf
+  case $(uname -m) in
+    aarch64 | arm64)
+      say "arm64 is this machine's own platform: no emulation needed"
+      return 0
+      ;;
+  esac
+  if [ ! -e "$binfmt_dir/register" ]; then
+    if [ "$(id -u)" != 0 ]; then
+      warn "arm64 is not emulated here: binfmt_misc is not mounted at $binfmt_dir and mounting it needs root; arm64 is skipped"
+      return 0
+    fi
+    if ! grep -qw binfmt_misc /proc/filesystems 2>/dev/null && ! modprobe binfmt_misc >/dev/null 2>&1; then
+      warn "arm64 is not emulated here: this kernel has no binfmt_misc; arm64 is skipped"
+      return 0
+    fi
+    if ! mount -t binfmt_misc binfmt_misc "$binfmt_dir" >/dev/null 2>&1 || [ ! -e "$binfmt_dir/register" ]; then
+      warn "arm64 is not emulated here: cannot mount binfmt_misc at $binfmt_dir; arm64 is skipped"
+      return 0
+    fi
+    mounted="mounted binfmt_misc at $binfmt_dir, "
+  fi
+  if [ -e "$entry" ]; then
+    flags=$(sed -n 's/^flags: *//p' "$entry")
+    interpreter=$(sed -n 's/^interpreter //p' "$entry")
+    if ! grep -qx enabled "$entry"; then
+      warn "qemu-aarch64 is registered in binfmt_misc but disabled ($entry); left as it is: arm64 is skipped"
+    elif [[ $flags == *F* ]]; then
+      say "${mounted}qemu-aarch64 is already registered (${interpreter}, flags $flags): arm64 runs under emulation"
+    else
+      warn "qemu-aarch64 is registered without the F flag (${interpreter}, flags ${flags:-none}): left as it is; arm64 RUN steps may fail inside containers"
+    fi
+    return 0
+  fi
+  if [ "$(id -u)" != 0 ]; then
+    warn "arm64 is not emulated here: qemu-aarch64 is not registered in binfmt_misc and registering it needs root; arm64 is skipped"
+    return 0
+  fi
+  if ! command -v dpkg-deb >/dev/null 2>&1; then
+    warn "arm64 is not emulated here: installing QEMU needs Debian (apt-get, dpkg-deb); arm64 is skipped"
+    return 0
+  fi
+  version=$(install_qemu) || {
+    warn "arm64 is not emulated here: Debian's qemu-user-static could not be installed into $qemu_prefix; arm64 is skipped"
+    return 0
+  }
+  # Debian's own line, with the interpreter where it was unpacked
+  conf=$qemu_prefix/usr/lib/binfmt.d/qemu-aarch64.conf
+  line=$(sed "s#:/usr/libexec/qemu-binfmt/#:$qemu_prefix/usr/libexec/qemu-binfmt/#" "$conf")
+  case $line in
+    :qemu-aarch64:*":$qemu_prefix/"*:*F*) ;;
+    *)
+      warn "arm64 is not emulated here: unexpected binfmt line in $conf; arm64 is skipped"
+      return 0
+      ;;
+  esac
+  if ! printf '%s' "$line" >"$binfmt_dir/register" 2>/dev/null || [ ! -e "$entry" ]; then
+    warn "arm64 is not emulated here: the kernel refused to register qemu-aarch64 in $binfmt_dir; arm64 is skipped"
+    return 0
+  fi
+  say "${mounted}registered qemu-aarch64 (Debian's qemu-user-static $version in $qemu_prefix, flags $(sed -n 's/^flags: *//p' "$entry")): arm64 runs under emulation"
+}
+
 # --- main ---------------------------------------------------------------------------
 
 main() {
@@ -391,6 +506,7 @@ main() {
   # Engines this script started: make sure all of them answer.
   if running_pid "$default_store" >/dev/null; then
     ensure_engines
+    ensure_emulation
     exit 0
   fi
 
@@ -400,6 +516,7 @@ main() {
   [ "$default_socket" = "$standard_socket" ] || probe=(docker -H "unix://$default_socket")
   if timeout 30 "${probe[@]}" info >/dev/null 2>&1; then
     ensure_busybox
+    ensure_emulation
     rm -f "$engines_file"
     exit 0
   fi
@@ -408,6 +525,7 @@ main() {
     || die "no Docker engine answers and starting one needs root: start Docker, or set DOCKER_HOST"
   install_engine
   ensure_engines
+  ensure_emulation
 }
 
 main "$@"
