@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .buildkit import BuildKitBuilder, PlainLog, buildkit_version, buildx_version
+from .buildkit import BuildKitBuilder, PlainLog, builder_platforms, buildkit_version, buildx_version
 from .context import BuildRequest
 from .engine import Engine, stopped
 from .errors import BuildFailed, EngineUnavailable, LivedocsError
@@ -65,6 +65,11 @@ def connect_builder(host: str | None, image_map: Mapping[str, str], engine: Call
             " them, and the docker CLI here has no buildx plugin (`make engine` installs one)"
         )
     return BuildKit(host, version, image_map, engine)
+
+
+def platforms_built(host: str | None) -> list[str]:
+    """The platforms the engine at `host` can build for: its own and those it emulates."""
+    return builder_platforms(host)
 
 
 class BuildKit:

@@ -131,6 +131,13 @@ def buildx_version() -> str | None:
     return words[1] if len(words) > 1 else None
 
 
+def builder_platforms(host: str | None) -> list[str]:
+    """The platforms the engine's builder can build for (`docker buildx inspect`'s `Platforms:`):
+    its own, and those it emulates (QEMU registered with binfmt_misc)."""
+    found = re.search(r"^Platforms:\s*(.+)$", _buildx("inspect", host=host), re.M)
+    return [name.strip() for name in found.group(1).split(",")] if found else []
+
+
 def buildkit_version(host: str | None) -> str:
     """The engine's BuildKit version, as `docker buildx inspect` reports it ("" if it does not)."""
     found = re.search(r"^BuildKit version:\s*(\S+)", _buildx("inspect", host=host), re.M)
@@ -243,6 +250,8 @@ class BuildKitBuilder:
             command += ["-t", request.tag]
         if request.target:
             command += ["--target", request.target]
+        if request.platform:
+            command += ["--platform", request.platform]
         with contextlib.ExitStack() as stack:
             folder = request.folder
             if folder is None:

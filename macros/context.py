@@ -128,6 +128,7 @@ class BuildRequest:
     folder: Path | None = None  # the folder the context is laid out in (None: a new temporary one)
     times: Mapping[str, int] = field(default_factory=dict)  # each file's date there (Unix time)
     cache_only: bool = False  # build, keep nothing but the cache (a folder's first transfer)
+    platform: str | None = None  # build for this platform (`--platform`); None: the engine's own
 
     @property
     def secrets(self) -> Mapping[str, Path]:
@@ -298,8 +299,11 @@ class Contexts:
             self._times = None
 
 
-def cache_key(spec: ImageSpec, context: BuildContext, base_ids: Mapping[str, str], builder: str) -> str:
-    """What decides an image: context bytes, build settings, base image IDs, builder."""
+def cache_key(
+    spec: ImageSpec, context: BuildContext, base_ids: Mapping[str, str], builder: str, platform: str | None = None
+) -> str:
+    """What decides an image: context bytes, build settings, base image IDs, builder, and the
+    platform it is built for when that is not the engine's own."""
     parts = [
         "livedocs-key-v4",
         f"context={context.digest}",
@@ -310,5 +314,6 @@ def cache_key(spec: ImageSpec, context: BuildContext, base_ids: Mapping[str, str
         *(f"no-cache-filter={stage}" for stage in spec.no_cache_filter),
         *(f"base:{ref}={image_id}" for ref, image_id in sorted(base_ids.items())),
         *(f"secret:{secret}={digest}" for secret, digest in sorted(context.secret_digests.items())),
+        *([f"platform={platform}"] if platform else []),
     ]
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()

@@ -307,6 +307,19 @@ class Engine:
         if found is not None and not found.tags:
             self.remove_image(image_id)
 
+    def unpack(self, image: str, platform: str) -> None:
+        """Unpack `image`, built for another platform than the engine's own, as the engine of
+        a machine of that platform does at the end of a build: on the containerd store such an
+        image is only content until a container is created from it, and `docker images` counts
+        its unpacked layers only from then on. A container is created (never started), then removed."""
+        try:
+            created = self._api.create_container(
+                image, command=["livedocs-unpack"], platform=platform, labels={LABEL_RUN: "unpack"}
+            )
+        except _API_ERRORS as error:
+            raise LivedocsError(f"could not unpack {image} for {platform}: {error}") from None
+        self.remove_container(str(created["Id"]))
+
     def remove_container(self, container_id: str) -> None:
         """Force-remove a container (a cancelled build's step); quietly if it is gone."""
         with contextlib.suppress(*_API_ERRORS):
@@ -333,14 +346,17 @@ class Engine:
         cpus: float,
         pids: int,
         labels: Mapping[str, str],
+        platform: str | None = None,
     ) -> str:
         """Create and start a container of `image` with every capability dropped but `cap_add`,
         no new privileges, the limits given, and `port` published on 127.0.0.1 only; its ID.
-        Created, then started: `containers.run` would pull an image it cannot find."""
+        Created, then started: `containers.run` would pull an image it cannot find. `platform`:
+        the image's, when it is not the engine's own (`docker run --platform`)."""
         container_id = None
         try:
             created = self._api.create_container(
                 image,
+                platform=platform,
                 labels=dict(labels),
                 ports=[port],
                 host_config=self._api.create_host_config(

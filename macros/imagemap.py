@@ -45,6 +45,21 @@ def load_image_map(root: Path, value: str) -> dict[str, str]:
     return dict(data)
 
 
+def platform_map(value: str, platform: str, root: Path) -> str:
+    """The map for images built for `platform`, where one platform's stand-ins are not the
+    other's (overlay2 holds one platform per tag): `image-map.linux-arm64.yml` beside
+    `image-map.yml`, if there is one; else the map itself (official images hold every platform)."""
+    if not value.strip():
+        return value
+    path = Path(value)
+    stem, dot, suffix = path.name.rpartition(".")
+    if not dot:
+        return value
+    candidate = path.with_name(f"{stem}.{platform.replace('/', '-')}.{suffix}")
+    found = candidate if candidate.is_absolute() or candidate.exists() else root / candidate
+    return str(candidate) if found.is_file() else value
+
+
 def official_names(text: str, image_map: Mapping[str, str]) -> str:
     """`text` (a build's output) with each stand-in named as the reader's Dockerfile names it.
 

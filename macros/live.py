@@ -22,6 +22,7 @@ import re
 import threading
 import traceback
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from . import runs, scheduler
 from .builders import Builder, BuildKit, connect_builder
@@ -34,7 +35,7 @@ from .folders import ContextFolders
 from .imageindex import ImageIndex
 from .measurement import EngineFacts, Measurement
 from .measurer import Measurer
-from .planner import Planner
+from .planner import Planner, engine_tag
 from .record import Record
 from .settings import Settings
 from .shelf import Shelf
@@ -53,16 +54,20 @@ class LiveSource(Source):
         engine: Engine,
         *,
         contexts: Contexts | None = None,
+        platform: str | None = None,
     ) -> None:
         facts = engine.facts()
-        super().__init__(facts.store, facts.platform, specs, record)
+        # building for another platform than the engine's own (emulated, or cross-compiled
+        # where the Dockerfile says so): its images have tags of their own in the engine
+        self.foreign = platform if platform and platform != facts.platform else None
+        super().__init__(facts.store, platform or facts.platform, specs, record)
         self.settings = settings
         self.host: str | None = None if engine.host == LOCAL_SOCKET else engine.host
         self.image_map = dict(image_map)
         self.connections = Connections(engine, self.host, settings.timeout)
         self.index = ImageIndex(lambda: self.engine, settings.cache_dir, settings.root)
         contexts = contexts if contexts is not None else Contexts(settings.root, image_map)
-        self.planner = Planner(settings.root, contexts, self.index, BuildKit.name)
+        self.planner = Planner(settings.root, contexts, self.index, BuildKit.name, self.foreign)
         self.measurer = Measurer(
             settings.root,
             engine=lambda: self.engine,
@@ -90,11 +95,13 @@ class LiveSource(Source):
         image_map: Mapping[str, str],
         *,
         contexts: Contexts | None = None,
+        platform: str | None = None,
     ) -> LiveSource:
-        """The engine at `host` (None: the local socket); EngineUnavailable if it does not answer."""
+        """The engine at `host` (None: the local socket), building for `platform` (None: its
+        own); EngineUnavailable if it does not answer."""
         engine = Engine.connect(host, timeout=settings.timeout)
         engine.facts()
-        return cls(settings, specs, record, image_map, engine, contexts=contexts)
+        return cls(settings, specs, record, image_map, engine, contexts=contexts, platform=platform)
 
     @property
     def engine(self) -> Engine:
@@ -119,8 +126,13 @@ class LiveSource(Source):
     def _facts(self) -> EngineFacts:
         """The engine and builder, for the record: asked for only when something is measured."""
         if self._stamped is None:
-            self._stamped = self.builder.stamp(self.connections.main.facts())
+            stamped = self.builder.stamp(self.connections.main.facts())
+            self._stamped = replace(stamped, platform=self.foreign) if self.foreign else stamped
         return self._stamped
+
+    def engine_tag(self, tag: str) -> str:
+        """The tag `tag`'s image has in the engine (`planner.engine_tag`)."""
+        return engine_tag(tag, self.foreign)
 
     # -- every image ------------------------------------------------------------
 
@@ -180,7 +192,7 @@ class LiveSource(Source):
                 raise spec.error(f"cannot build {tag}: {spec.after} (its after:) failed")
             # One build of a tag at a time on this engine, from any checkout of this machine: a
             # second waits, then takes what the first made (`Planner.shared`) rather than replace it.
-            with self._shelf.lock(tag):
+            with self._shelf.lock(self.engine_tag(tag)):
                 entry, built = self._measure(spec, say)
                 if built:
                     self._shelf.put(entry)
@@ -215,7 +227,7 @@ class LiveSource(Source):
             for number in range(2, rounds + 1):
                 for tag in timed:
                     say(f"livedocs: timing round {number} of {rounds}: {tag}")
-                    with self._shelf.lock(tag):
+                    with self._shelf.lock(self.engine_tag(tag)):
                         made[tag].append(self._build_again(self.specs[tag], say))
         except LivedocsError as error:
             for tag in timed:
@@ -239,7 +251,8 @@ class LiveSource(Source):
         kept = ordered[(len(ordered) - 1) // 2]
         totals = ", ".join(f"{sum(step.seconds or 0.0 for step in m.steps):.1f}s" for m in made)
         say(f"livedocs: {tag}: steps took {totals} in {len(made)} rounds; the median one is shown")
-        repository, _, version = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
+        tagged = self.engine_tag(tag)
+        repository, _, version = tagged.rpartition(":") if ":" in tagged.rsplit("/", 1)[-1] else (tagged, "", "latest")
         self.engine.tag(kept.image_id, repository, version)
         self._discard([m for m in made if m is not kept])
         self._shelf.put(kept)
@@ -270,12 +283,12 @@ class LiveSource(Source):
             return current, False
         if spec.expect_failure:
             return self.measurer.build_failure(plan, say), True
-        existing = self.index.tagged(spec.tag)
+        existing = self.index.tagged(plan.engine_tag)
         if spec.edit:
             # an edited variant measures what the cache gives after an edit: its own
             # earlier image is untagged first (deleted if nothing else names it)
-            if self.index.inspect_now(spec.tag) is not None:
-                self.engine.remove_image(spec.tag)
+            if self.index.inspect_now(plan.engine_tag) is not None:
+                self.engine.remove_image(plan.engine_tag)
             existing = None
         base = self.planner.plan(self.specs[spec.after], self.specs, self.image_map) if spec.after else None
         return self.measurer.build(plan, base, self.image_map, existing.id if existing else None, say), True
@@ -289,7 +302,8 @@ class LiveSource(Source):
     def _folders(self) -> ContextFolders:
         """Where this engine's builds lay out their contexts (`folders.py`)."""
         engine_id = re.sub(r"[^A-Za-z0-9_.-]", "_", self.connections.main.engine_id() or "unknown")
-        return ContextFolders(self.settings.cache_dir / "contexts" / engine_id)
+        platform = f"-{self.foreign.replace('/', '-')}" if self.foreign else ""
+        return ContextFolders(self.settings.cache_dir / "contexts" / f"{engine_id}{platform}")
 
     # -- run checks -------------------------------------------------------------------
 
@@ -301,7 +315,13 @@ class LiveSource(Source):
         paths = list(dict.fromkeys([*run.paths, *([path] if path is not None else [])]))
         try:
             answered = runs.http_check(
-                self.engine, measurement.image_id, port=run.port, paths=paths, timeout=run.timeout, cap_add=run.cap_add
+                self.engine,
+                measurement.image_id,
+                port=run.port,
+                paths=paths,
+                timeout=run.timeout,
+                cap_add=run.cap_add,
+                platform=self.foreign,
             )
         except LivedocsError as error:
             raise spec.error(f"run check of {spec.tag} failed: {error.message}", detail=error.detail) from None

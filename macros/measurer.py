@@ -99,7 +99,7 @@ class Measurer:
         """A build meant to fail: its real error, or an error of ours if it built."""
         builder = self._builder()
         building = f"livedocs: building {plan.spec.tag} (expected to fail) from {plan.dockerfile}"
-        unexpected = f"{stage_repository(plan.spec.tag)}:unexpected"
+        unexpected = f"{stage_repository(plan.engine_tag.replace(':', '-'))}:unexpected"
         with self._alone_on_the_machine(say, building) as elapsed:
             try:
                 builder.build(self._request(plan, plan.context, unexpected))
@@ -131,7 +131,15 @@ class Measurer:
     def _request(self, plan: Plan, context: BuildContext, tag: str) -> BuildRequest:
         labels = {LABEL_KEY: plan.key, LABEL_EXAMPLE: plan.spec.example}
         spec = plan.spec
-        return BuildRequest(context, tag, labels, spec.target, spec.build_args, no_cache_filter=spec.no_cache_filter)
+        return BuildRequest(
+            context,
+            tag,
+            labels,
+            spec.target,
+            spec.build_args,
+            no_cache_filter=spec.no_cache_filter,
+            platform=plan.platform,
+        )
 
     def _build_from(
         self, builder: Builder, plan: Plan, context: BuildContext, folder: Path, cache_only: bool = False
@@ -141,8 +149,14 @@ class Measurer:
         times = self.contexts.times(context)
         edited_at = int(clock.now().timestamp())
         times.update(dict.fromkeys(context.edited, edited_at))
-        request = replace(self._request(plan, context, plan.spec.tag), folder=folder, times=times)
-        return builder.build(replace(request, cache_only=cache_only))
+        request = replace(self._request(plan, context, plan.engine_tag), folder=folder, times=times)
+        built = builder.build(replace(request, cache_only=cache_only))
+        if plan.engine_tag == plan.spec.tag:
+            return built
+        # the reader's build names the reader's tag: `naming to docker.io/library/go-app-multi:latest`
+        tag = plan.spec.tag
+        shown = tag if ":" in tag.rsplit("/", 1)[-1] else f"{tag}:latest"
+        return replace(built, listing=built.listing.replace(plan.engine_tag, shown))
 
     @contextmanager
     def _alone_on_the_machine(self, say: Progress, starting: str) -> Iterator[Callable[[], float]]:
@@ -159,6 +173,8 @@ class Measurer:
         info = engine.inspect(built.image_id)
         if info is None:
             raise plan.spec.error(f"{plan.spec.tag} was built but the engine cannot find it")
+        if plan.platform is not None and self._facts().store == "containerd":
+            engine.unpack(info.id, plan.platform)  # as on a machine of that platform
         size, content = engine.listed_sizes(info.id)
         history = engine.history(info.id)  # newest first
         inherited = self.index.inherited_rows(

@@ -33,14 +33,34 @@ class Plan:
     dockerfile: str  # repository-relative, for messages and the record
     builder: str  # the name of the builder the key is for
     sources: str  # what the reader's folder holds (context.source_digest)
+    platform: str | None = None  # built for this platform, not the engine's own (`--platform`)
+
+    @property
+    def engine_tag(self) -> str:
+        """The tag the image has in the engine (`engine_tag`)."""
+        return engine_tag(self.spec.tag, self.platform)
+
+
+def engine_tag(tag: str, platform: str | None) -> str:
+    """The tag of an image in the engine: the reader's, or for an image built for another
+    platform than the engine's own, the reader's with the platform after it
+    (`go-app-multi:latest-linux-arm64`). overlay2 holds one platform per tag, and the two
+    platforms' figures are measured side by side. The pages always name the reader's tag."""
+    if not platform:
+        return tag
+    repository, _, version = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
+    return f"{repository}:{version}-{platform.replace('/', '-')}"
 
 
 class Planner:
-    def __init__(self, root: Path, contexts: Contexts, index: ImageIndex, builder: str) -> None:
+    def __init__(
+        self, root: Path, contexts: Contexts, index: ImageIndex, builder: str, platform: str | None = None
+    ) -> None:
         self.root = root
         self.contexts = contexts
         self.index = index
         self.builder = builder
+        self.platform = platform  # None: the engine's own
 
     def fingerprint(self, spec: ImageSpec) -> str:
         """What decides whether an image must be looked at again; no engine work."""
@@ -75,7 +95,7 @@ class Planner:
         """What `spec` is built from, keyed for this planner's builder."""
         context = self.contexts.of(spec)
         bases = self.index.bases(spec, context.dockerfile_text, image_map)
-        key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, self.builder)
+        key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, self.builder, self.platform)
         partners = [t for t, other in sorted(specs.items()) if spec.together == t or other.together == spec.tag]
         # timings compared with another image's: a change to either rebuilds both; and an image built
         # `after:` another in its folder sends only what differs from it, so what came before is an input
@@ -84,7 +104,7 @@ class Planner:
             key = hashlib.sha256("|".join([key, *inputs]).encode()).hexdigest()
         sources = source_digest(self.root, spec)
         shown = spec.dockerfile_path.relative_to(self.root).as_posix()
-        return Plan(spec, context, key, bases, shown, self.builder, sources)
+        return Plan(spec, context, key, bases, shown, self.builder, sources, self.platform)
 
     @staticmethod
     def _predecessors(spec: ImageSpec, specs: Mapping[str, ImageSpec]) -> list[str]:
@@ -105,7 +125,7 @@ class Planner:
             recorded = replace(recorded, sources=plan.sources)
         if plan.spec.expect_failure:
             return recorded if recorded.error is not None else None
-        existing = self.index.tagged(plan.spec.tag)
+        existing = self.index.tagged(plan.engine_tag)
         if existing is None or existing.labels.get(LABEL_KEY) != plan.key or existing.id != recorded.image_id:
             return None
         return recorded
@@ -117,7 +137,7 @@ class Planner:
         if shared is None or shared.example != plan.spec.example:
             return None
         if not plan.spec.expect_failure:
-            existing = self.index.inspect_now(plan.spec.tag)  # now, not from this build's first listing
+            existing = self.index.inspect_now(plan.engine_tag)  # now, not from this build's first listing
             if existing is None or existing.labels.get(LABEL_KEY) != plan.key or existing.id != shared.image_id:
                 return None
         elif shared.error is None:

@@ -40,11 +40,19 @@ def http_check(
     paths: Sequence[str],
     timeout: float,
     cap_add: Sequence[str] = (),
+    platform: str | None = None,
 ) -> Answers:
     """Start `image`, wait until `paths[0]` answers on its port, GET each path, ask the engine
     which uid the server runs as (once it answers: it has started as what it runs as), remove it."""
     container = engine.start_container(
-        image, port=port, cap_add=cap_add, memory=MEMORY, cpus=CPUS, pids=PIDS, labels={LABEL_RUN: "1"}
+        image,
+        port=port,
+        cap_add=cap_add,
+        memory=MEMORY,
+        cpus=CPUS,
+        pids=PIDS,
+        labels={LABEL_RUN: "1"},
+        platform=platform,
     )
     try:
         host_port = _wait_for_port(engine, container, port, paths[0], timeout)

@@ -11,6 +11,8 @@
     LIVEDOCS_WORKERS          workers                         cores, at most 4 (0: no threads)
     LIVEDOCS_TIMING_ROUNDS    timing_rounds                   1         (builds of each image whose
                                                                         durations a claim compares)
+    LIVEDOCS_PLATFORMS        platforms                       each engine's own (comma-separated,
+                                                                        e.g. linux/amd64,linux/arm64)
     LIVEDOCS_SERVE            -                               detected  (1: problems shown, not fatal)
 
 An environment variable wins over `mkdocs.yml`, so a contributor or CI can override the
@@ -42,6 +44,7 @@ _SOURCES = {
     "image_map": ("LIVEDOCS_IMAGE_MAP", "image_map"),
     "workers": ("LIVEDOCS_WORKERS", "workers"),
     "timing_rounds": ("LIVEDOCS_TIMING_ROUNDS", "timing_rounds"),
+    "platforms": ("LIVEDOCS_PLATFORMS", "platforms"),
     "serve": ("LIVEDOCS_SERVE", None),
 }
 
@@ -59,6 +62,7 @@ class Settings:
     image_map: str = ""  # a path, relative to `root` or the working folder; "" for none
     workers: int = 1
     timing_rounds: int = 1  # builds of each `together` image, alternately; the median one is shown
+    platforms: tuple[str, ...] = ()  # what to build for, on every engine; (): each engine's own platform
     serve: bool = False
 
     @property
@@ -131,6 +135,9 @@ class Settings:
         timing_rounds = 1
         if found := raw("timing_rounds"):
             timing_rounds = int(_number(found, 1, 9, "rounds", integer=True))
+        platforms: tuple[str, ...] = ()
+        if found := raw("platforms"):
+            platforms = _platforms(found)
         if found := raw("serve"):
             serve = str(found[1]).lower() not in ("0", "false", "no")
         return cls(
@@ -141,6 +148,7 @@ class Settings:
             image_map=image_map,
             workers=workers,
             timing_rounds=timing_rounds,
+            platforms=platforms,
             serve=bool(serve),
         )
 
@@ -167,6 +175,17 @@ def _number(found: tuple[str, Any], low: float, high: float, unit: str, integer:
     if not inside:
         raise LivedocsError(f"{where}={value!r}: expected between {low:g} and {high:g} {unit}")
     return number
+
+
+def _platforms(found: tuple[str, Any]) -> tuple[str, ...]:
+    """`linux/amd64,linux/arm64` (or a YAML list): each an OS/architecture pair, once."""
+    where, value = found
+    listed = value if isinstance(value, list) else str(value).split(",")
+    platforms = tuple(dict.fromkeys(str(item).strip().lower() for item in listed if str(item).strip()))
+    wrong = [p for p in platforms if not re.fullmatch(r"[a-z0-9]+/[a-z0-9_]+(/v[0-9]+)?", p)]
+    if wrong or not platforms:
+        raise LivedocsError(f"{where}={value!r}: expected platforms such as linux/amd64,linux/arm64")
+    return platforms
 
 
 def _engines(root: Path, environ: Mapping[str, str]) -> tuple[str | None, ...]:

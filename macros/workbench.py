@@ -20,10 +20,11 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
+from .builders import platforms_built
 from .context import Contexts
 from .errors import EngineUnavailable, LivedocsError
 from .examples import load_examples
-from .imagemap import load_image_map
+from .imagemap import load_image_map, platform_map
 from .live import LiveSource
 from .logs import log
 from .measurement import DEFAULT_PLATFORM
@@ -82,14 +83,15 @@ class Workbench:
             with ThreadPoolExecutor(max_workers=len(self.settings.engines)) as pool:
                 attempts = [pool.submit(self._connect, host) for host in self.settings.engines]
                 self.contexts.assemble(self.specs.values())  # while the engines answer
+            found: list[LiveSource] = []
             for attempt in attempts:
                 try:
-                    source = attempt.result()
+                    found += self._platforms(attempt.result())
                 except EngineUnavailable as error:
                     if self.settings.mode == "live":
                         raise EngineUnavailable(f"LIVEDOCS_ENGINE=live, but {error.message}") from None
                     unanswered.append(error.message)
-                    continue
+            for source in found:
                 if any(place(view) == place(source) for view in live):
                     source.close()
                     engines = self.settings.engines
@@ -124,6 +126,42 @@ class Workbench:
     def _connect(self, host: str | None) -> LiveSource:
         return LiveSource.connect(self.settings, host, self.specs, self.record, self.image_map, contexts=self.contexts)
 
+    def _platform_map(self, platform: str) -> dict[str, str]:
+        """The image map for builds for `platform` (`imagemap.platform_map`)."""
+        if self.settings.mode == "replay":
+            return {}
+        return load_image_map(self.root, platform_map(self.settings.image_map, platform, self.root))
+
+    def _platforms(self, native: LiveSource) -> list[LiveSource]:
+        """The sources of one engine: one per platform of `settings.platforms` (by default the
+        engine's own). A platform its builder cannot build for (no emulation) is skipped with
+        one warning; its recorded figures, if any, are then shown as recorded."""
+        wanted = self.settings.platforms or (native.platform,)
+        others = [platform for platform in wanted if platform != native.platform]
+        can = platforms_built(native.host) if others else []
+        sources: list[LiveSource] = [native] if native.platform in wanted else []
+        for platform in others:
+            if platform not in can:
+                log.warning(
+                    "livedocs: the %s engine cannot build for %s (it builds for %s: `make engine` registers"
+                    " QEMU for arm64); %s is not measured on it",
+                    native.store,
+                    platform,
+                    ", ".join(can) or "its own platform only",
+                    platform,
+                )
+                continue
+            mapped = self._platform_map(platform)
+            contexts = Contexts(self.root, mapped)  # the platform's own stand-ins in its FROM lines
+            sources.append(
+                LiveSource.connect(
+                    self.settings, native.host, self.specs, self.record, mapped, contexts=contexts, platform=platform
+                )
+            )
+        if native not in sources:
+            native.close()
+        return sources
+
     def refresh(self) -> None:
         """Before a rebuild in the same process (`mkdocs serve`): forget only what changed.
 
@@ -136,7 +174,12 @@ class Workbench:
             self.image_map = load_image_map(self.root, self.settings.image_map)
         self.contexts.reset(self.image_map)
         for view in self.views:
-            view.refresh(self.specs, self.image_map)
+            if isinstance(view, LiveSource) and view.foreign:  # its own stand-ins, its own contexts
+                mapped = self._platform_map(view.foreign)
+                view.planner.contexts.reset(mapped)
+                view.refresh(self.specs, mapped)
+            else:
+                view.refresh(self.specs, self.image_map)
 
     def prepare(self, tags: Iterable[str] | None = None, progress: Callable[[str], None] | None = None) -> Summary:
         """Resolve images (all by default) on every store at once; failures are kept in `problems`, not raised."""

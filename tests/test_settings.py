@@ -46,6 +46,15 @@ def test_timing_rounds_from_mkdocs_yml_or_the_environment(tmp_path: Path) -> Non
     assert Settings.load(tmp_path, config={"timing_rounds": 3}, environ=environ).timing_rounds == 5
 
 
+def test_platforms_from_mkdocs_yml_or_the_environment(tmp_path: Path) -> None:
+    """None given: each engine builds for its own platform; else the platforms named, each once."""
+    assert Settings.load(tmp_path, environ={}).platforms == ()
+    config = {"platforms": ["linux/amd64", "linux/arm64"]}
+    assert Settings.load(tmp_path, config=config, environ={}).platforms == ("linux/amd64", "linux/arm64")
+    environ = {"LIVEDOCS_PLATFORMS": " linux/arm64, linux/arm64 "}
+    assert Settings.load(tmp_path, config=config, environ=environ).platforms == ("linux/arm64",)
+
+
 def test_serve_from_the_generator_or_the_environment(tmp_path: Path) -> None:
     assert Settings.load(tmp_path, environ={}, serve=True).serve
     assert not Settings.load(tmp_path, environ={"LIVEDOCS_SERVE": "0"}, serve=True).serve
@@ -63,6 +72,7 @@ def test_serve_from_the_generator_or_the_environment(tmp_path: Path) -> None:
         ({}, {"wrokers": 2}, "unknown setting(s) wrokers"),
         ({"LIVEDOCS_TIMING_ROUNDS": "0"}, {}, "LIVEDOCS_TIMING_ROUNDS='0': expected between 1 and 9 rounds"),
         ({}, {"timing_rounds": "many"}, "extra.livedocs.timing_rounds='many': expected a number of rounds"),
+        ({"LIVEDOCS_PLATFORMS": "arm64"}, {}, "LIVEDOCS_PLATFORMS='arm64': expected platforms such as linux/amd64"),
     ],
 )
 def test_a_bad_setting_is_named(

@@ -1,0 +1,83 @@
+"""Figures of another platform (linux/arm64, built under emulation) beside the engine's own,
+on both image stores: measured with `LIVEDOCS_PLATFORMS` / `platforms:`, never replacing the
+other platform's figures, and equal to what each store's `docker images` prints."""
+
+from __future__ import annotations
+
+import pytest
+
+from macros.units import human_size
+
+from .conftest import TinySite, store_engines
+from .helpers import docker_cli
+
+pytestmark = pytest.mark.engine
+
+STORES = ("containerd", "overlay2")
+AMD64, ARM64 = "linux/amd64", "linux/arm64"
+DOCKERFILE = """\
+FROM alpine:3.19
+RUN mkdir /srv && uname -m > /srv/arch
+EXPOSE 8080
+CMD ["httpd", "-f", "-p", "8080", "-h", "/srv"]
+"""
+MANIFEST = """\
+images:
+  fixture-arch:
+    run:
+      port: 8080
+      paths: ["/arch"]
+      timeout: 60
+"""
+PAGE = "# Arch\n\nIt weighs {{ size('fixture-arch') }}.\n\n{{ response('fixture-arch', '/arch') }}\n"
+
+
+def platforms(site: TinySite, *names: str) -> None:
+    """Set `platforms:` in the site's mkdocs.yml (none: each engine's own)."""
+    config = site.root / "mkdocs.yml"
+    text = config.read_text().split("extra:\n")[0]
+    if names:
+        text += f"extra:\n  livedocs:\n    platforms: [{', '.join(names)}]\n"
+    config.write_text(text)
+
+
+def test_arm64_figures_come_beside_the_amd64_ones_on_both_stores(site: TinySite) -> None:
+    """A build for linux/arm64 alone adds arm64 figures on each store, leaves the amd64 ones as
+    they were, names the reader's tag in its listing, and shows each figure as that store's
+    `docker images` prints the arm64 image; the container answers as an aarch64 machine."""
+    engines = store_engines(*STORES)
+    folder = site.root / "examples" / "arch"
+    folder.mkdir(parents=True)
+    (folder / "Dockerfile").write_text(DOCKERFILE)
+    (folder / "livedocs.yml").write_text(MANIFEST)
+    site.write(PAGE)
+    first = site.build(engines=engines)
+    assert first.code == 0, first.output
+    before = first.record()["images"]["fixture-arch"]
+    assert {store: sorted(by) for store, by in before.items()} == {store: [AMD64] for store in STORES}
+
+    platforms(site, ARM64)
+    arm = site.build(engines=engines)
+    assert arm.code == 0, arm.output
+    assert arm.output.count("livedocs: building fixture-arch from examples/arch/Dockerfile") == 2, arm.output
+    after = arm.record()["images"]["fixture-arch"]
+    page = arm.page()
+    for store in STORES:
+        assert after[store][AMD64] == before[store][AMD64], f"{store}: the amd64 figures are untouched"
+        entry = after[store][ARM64]
+        assert entry["engine"]["platform"] == ARM64
+        assert entry["responses"]["/arch"]["body"].strip() == "aarch64"
+        assert before[store][AMD64]["responses"]["/arch"]["body"].strip() == "x86_64"
+        listing = entry["build"]["listing"]
+        assert "naming to docker.io/library/fixture-arch:latest done" in listing and "linux-arm64" not in listing
+        host = engines[store]
+        tag = "fixture-arch:latest-linux-arm64"  # overlay2 holds one platform per tag
+        assert docker_cli("image", "inspect", "--format", "{{.Architecture}}", tag, host=host) == "arm64"
+        assert docker_cli("image", "inspect", "--format", "{{.Id}}", tag, host=host) == entry["image_id"]
+        listed = docker_cli("images", "--format", "{{.Size}}", tag, host=host)
+        assert human_size(entry["size_bytes"]) == listed, store
+        assert f"{listed} ({store}, arm64)" in page, page
+
+    again = site.build(engines=engines)
+    assert again.code == 0, again.output
+    assert "livedocs: building" not in again.output, "the arm64 images are current"
