@@ -71,13 +71,23 @@ def engine_unchanged(docker_client: docker.DockerClient) -> Iterator[None]:
     volume or dangling image fails the run. Fixture images are removed at the end."""
     before = _engine_state(docker_client)
     yield
-    for image in docker_client.images.list():
-        if any(tag.startswith((FIXTURE_PREFIX, f"livedocs-stage/{FIXTURE_PREFIX}")) for tag in image.tags):
-            for tag in image.tags:
-                docker_client.images.remove(tag, noprune=False)
+    _remove_fixture_images(docker_client)
+    for address in set(_listed_engines().values()):  # the other store's engine, where tests build too
+        other = docker.DockerClient(base_url=address, timeout=60)
+        try:
+            _remove_fixture_images(other)
+        finally:
+            other.close()
     after = _engine_state(docker_client)
     leaked = {kind: after[kind] - before[kind] for kind in after if after[kind] - before[kind]}
     assert not leaked, f"the tests leaked: {leaked}"
+
+
+def _remove_fixture_images(client: docker.DockerClient) -> None:
+    for image in client.images.list():
+        if any(tag.startswith((FIXTURE_PREFIX, f"livedocs-stage/{FIXTURE_PREFIX}")) for tag in image.tags):
+            for tag in image.tags:
+                client.images.remove(tag, noprune=False)
 
 
 class _SocketGuard:
@@ -267,8 +277,8 @@ def now() -> float:
     return time.time()
 
 
-def store_engines(*needed: str) -> dict[str, str]:
-    """store -> engine address, from the list `make engine` wrote; a missing store is a failure."""
+def _listed_engines() -> dict[str, str]:
+    """store -> engine address, as `make engine` listed them (none listed: empty)."""
     listed = REPO / ".cache" / "livedocs" / "engines"
     found = {}
     if listed.is_file():
@@ -276,6 +286,13 @@ def store_engines(*needed: str) -> dict[str, str]:
             if line.strip():
                 store, address = line.split()
                 found[store] = address
+    return found
+
+
+def store_engines(*needed: str) -> dict[str, str]:
+    """store -> engine address, from the list `make engine` wrote; a missing store is a failure."""
+    listed = REPO / ".cache" / "livedocs" / "engines"
+    found = _listed_engines()
     for store in needed:
         if store not in found:
             pytest.fail(

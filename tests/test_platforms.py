@@ -4,6 +4,8 @@ other platform's figures, and equal to what each store's `docker images` prints.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from macros.units import human_size
@@ -17,7 +19,7 @@ STORES = ("containerd", "overlay2")
 AMD64, ARM64 = "linux/amd64", "linux/arm64"
 DOCKERFILE = """\
 FROM alpine:3.19
-RUN mkdir /srv && uname -m > /srv/arch
+RUN mkdir /srv && uname -m > /srv/arch && echo {nonce} > /srv/nonce
 EXPOSE 8080
 CMD ["httpd", "-f", "-p", "8080", "-h", "/srv"]
 """
@@ -48,7 +50,7 @@ def test_arm64_figures_come_beside_the_amd64_ones_on_both_stores(site: TinySite)
     engines = store_engines(*STORES)
     folder = site.root / "examples" / "arch"
     folder.mkdir(parents=True)
-    (folder / "Dockerfile").write_text(DOCKERFILE)
+    (folder / "Dockerfile").write_text(DOCKERFILE.format(nonce=uuid.uuid4()))  # new to every cache and shelf
     (folder / "livedocs.yml").write_text(MANIFEST)
     site.write(PAGE)
     first = site.build(engines=engines)
