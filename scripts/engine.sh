@@ -270,6 +270,14 @@ ensure_host_packages() {
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
+swap_in() {  # put the folder $1 in place of $2: the old one goes once the new one is there
+  local new=$1 target=$2 old=$2.old.$$
+  if [ -e "$target" ]; then mv "$target" "$old"; fi
+  mkdir -p "$(dirname "$target")"
+  mv "$new" "$target"
+  rm -rf "$old"
+}
+
 deb_of() {  # the cached .deb of a package (the newest, should there be several)
   local file best=""
   for file in "$deb_cache/$1"_*.deb; do
@@ -321,7 +329,7 @@ versions_wanted() {  # "<package> <version>" of each cached .deb
 
 # Unpack the cached .deb files into the prefix, unless the prefix already holds them.
 unpack_debs() {
-  local wanted line package new old server major
+  local wanted line package new server major
   wanted=$(versions_wanted)
   if [ -x "$prefix/usr/sbin/dockerd" ] && [ -f "$prefix/VERSIONS" ]; then
     local current=1
@@ -348,11 +356,7 @@ unpack_debs() {
     echo "tini $(dpkg-query -W -f='${Version}' tini) (the system's)"
     echo "# unpacked from Debian unstable by scripts/engine.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   } >"$new/VERSIONS"
-  old=$prefix.old.$$
-  if [ -e "$prefix" ]; then mv "$prefix" "$old"; fi
-  mkdir -p "$(dirname "$prefix")"
-  mv "$new" "$prefix"
-  rm -rf "$old"
+  swap_in "$new" "$prefix"
   if [ "$major" -gt "$min_major" ]; then
     say "installed Docker Engine $server, newer than the $min_major.x this project was checked on ($prefix/VERSIONS)"
   else
@@ -391,7 +395,7 @@ install_engine() {
 # qemu-user-static .deb into $qemu_prefix, unless it already holds that version. Prints
 # the version; one line on stderr and status 1 when it cannot.
 install_qemu() {
-  local deb version new old
+  local deb version new
   deb=$(bash "$clone/scripts/debian-download.sh" "$(dpkg --print-architecture)" "$deb_cache" qemu-user-static) \
     || return 1
   version=$(dpkg-deb -f "$deb" Version)
@@ -414,11 +418,7 @@ install_qemu() {
     echo "qemu-user-static $version"
     echo "# qemu-aarch64-static unpacked from the system's Debian suite by scripts/engine.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   } >"$new/VERSIONS"
-  old=$qemu_prefix.old.$$
-  if [ -e "$qemu_prefix" ]; then mv "$qemu_prefix" "$old"; fi
-  mkdir -p "$(dirname "$qemu_prefix")"
-  mv "$new" "$qemu_prefix"
-  rm -rf "$old"
+  swap_in "$new" "$qemu_prefix"
   echo "$version"
 }
 
