@@ -219,10 +219,11 @@ ALIKE_NOTE = "Printed alike on every image store but for timings, dates, step nu
 
 
 def run_to_run_masked(text: str) -> str:
-    """`text` with what changes from one run of a build to the next masked (`_RUN_TO_RUN`)."""
+    """`text` with what changes from one run of a build to the next masked (`_RUN_TO_RUN`), and
+    without its blank lines and trailing spaces (where the builder breaks its output)."""
     for pattern, replacement in _RUN_TO_RUN:
         text = pattern.sub(replacement, text)
-    return text
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
 
 
 def per_store(shown: Sequence[tuple[Where | str, str]], inline: bool, named: bool = False) -> str:

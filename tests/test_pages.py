@@ -373,6 +373,8 @@ def test_a_block_the_stores_print_alike_but_for_run_to_run_noise_is_shown_once()
     other = second.replace("go.mod file not found", "go.sum file not found")
     tabs = render.per_store([("containerd", first), ("overlay2", other)], inline=False)
     assert '=== "containerd image store"' in tabs and '=== "overlay2"' in tabs and render.ALIKE_NOTE not in tabs
+    spaced = render.per_store([("containerd", first), ("overlay2", f"\n{second}\n\n")], inline=False)
+    assert spaced.startswith(first) and render.ALIKE_NOTE in spaced, "blank lines are no difference"
     sizes = render.per_store([("containerd", "go-app  14.2MB"), ("overlay2", "go-app  8.92MB")], inline=False)
     assert '=== "overlay2"' in sizes, "a size is a figure, not noise"
 
