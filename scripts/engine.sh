@@ -25,7 +25,8 @@
 #        engine on the default socket first
 #   A second run with the engines up does no apt work and only confirms they answer.
 #   In every case but DOCKER_HOST's, and where it is missing, arm64 emulation
-#   (ensure_emulation): mount binfmt_misc if it is not mounted, unpack QEMU's
+#   (ensure_emulation, before any engine starts: BuildKit learns the platforms it can
+#   build for when its engine starts): mount binfmt_misc if it is not mounted, unpack QEMU's
 #   qemu-aarch64-static from Debian's qemu-user-static (the system's suite, a .deb kept in
 #   $LIVEDOCS_DEB_CACHE) into $LIVEDOCS_QEMU_PREFIX (dpkg's database untouched) and register
 #   it as Debian's binfmt.d file does, flags OPF (F: the kernel opens the interpreter
@@ -504,9 +505,10 @@ main() {
   fi
 
   # Engines this script started: make sure all of them answer.
+  # Emulation first: BuildKit learns the platforms it can build for when its engine starts.
   if running_pid "$default_store" >/dev/null; then
-    ensure_engines
     ensure_emulation
+    ensure_engines
     exit 0
   fi
 
@@ -524,8 +526,8 @@ main() {
   [ "$(id -u)" = 0 ] \
     || die "no Docker engine answers and starting one needs root: start Docker, or set DOCKER_HOST"
   install_engine
-  ensure_engines
   ensure_emulation
+  ensure_engines
 }
 
 main "$@"
