@@ -46,7 +46,8 @@ def platforms(site: TinySite, *names: str) -> None:
 def test_arm64_figures_come_beside_the_amd64_ones_on_both_stores(site: TinySite) -> None:
     """A build for linux/arm64 alone adds arm64 figures on each store, leaves the amd64 ones as
     they were, names the reader's tag in its listing, and shows each figure as that store's
-    `docker images` prints the arm64 image; the container answers as an aarch64 machine."""
+    `docker images` prints the arm64 image; the container answers as an aarch64 machine. A
+    build for the engines' own platform then keeps the arm64 figures and shows all four."""
     engines = store_engines(*STORES)
     folder = site.root / "examples" / "arch"
     folder.mkdir(parents=True)
@@ -83,3 +84,15 @@ def test_arm64_figures_come_beside_the_amd64_ones_on_both_stores(site: TinySite)
     again = site.build(engines=engines)
     assert again.code == 0, again.output
     assert "livedocs: building" not in again.output, "the arm64 images are current"
+
+    # As `make serve` does by default: each engine's own platform measured, the other replayed.
+    platforms(site)
+    native = site.build(engines=engines)
+    assert native.code == 0, native.output
+    assert "livedocs: building" not in native.output, "the amd64 images are current"
+    assert native.record()["images"]["fixture-arch"] == after, "the arm64 figures are kept as recorded"
+    page = native.page()
+    for store in STORES:
+        for platform in (AMD64, ARM64):
+            figure = human_size(after[store][platform]["size_bytes"])
+            assert f"{figure} ({store}, {platform.split('/')[1]})" in page, (store, platform)
