@@ -16,16 +16,11 @@ shift 2
 
 die() { echo "debian-download: $*" >&2; exit 1; }
 
+# shellcheck source=scripts/deb-of.sh
+. "$(dirname "$0")/deb-of.sh"
+
 deb_of() {  # the newest .deb of a package for $arch in $dir
-  local file best=""
-  for file in "$dir/$1"_*_"$arch".deb "$dir/$1"_*_all.deb; do
-    [ -f "$file" ] || continue
-    if [ -z "$best" ] || dpkg --compare-versions \
-      "$(dpkg-deb -f "$file" Version)" gt "$(dpkg-deb -f "$best" Version)"; then
-      best=$file
-    fi
-  done
-  [ -n "$best" ] && echo "$best"
+  newest_deb "$dir" "$1" "$arch"
 }
 
 missing=()

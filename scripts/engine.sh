@@ -57,6 +57,8 @@
 set -euo pipefail
 
 clone=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/deb-of.sh
+. "$clone/scripts/deb-of.sh"
 root=${LIVEDOCS_ENGINE_ROOT:-}
 prefix=${LIVEDOCS_ENGINE_PREFIX:-/opt/livedocs/docker}
 deb_cache=${LIVEDOCS_DEB_CACHE:-/var/cache/livedocs/debs}
@@ -280,15 +282,7 @@ swap_in() {  # put the folder $1 in place of $2: the old one goes once the new o
 }
 
 deb_of() {  # the cached .deb of a package (the newest, should there be several)
-  local file best=""
-  for file in "$deb_cache/$1"_*.deb; do
-    [ -f "$file" ] || continue
-    if [ -z "$best" ] || dpkg --compare-versions \
-      "$(dpkg-deb -f "$file" Version)" gt "$(dpkg-deb -f "$best" Version)"; then
-      best=$file
-    fi
-  done
-  [ -n "$best" ] && echo "$best"
+  newest_deb "$deb_cache" "$1"
 }
 
 # Download the engine's packages from Debian unstable, unless they are in the cache.
