@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 
 import docker
@@ -50,7 +51,9 @@ def test_figures_equal_the_engine_and_a_second_build_does_nothing(
     site: TinySite, docker_client: docker.DockerClient
 ) -> None:
     """Sizes and IDs are the engine's; the second build builds nothing, starts no container, adds no cache."""
-    site.example("hello")
+    folder = site.example("hello")
+    # new to every cache: a fixture-hello built by an earlier test of the run is not this one
+    (folder / "message.txt").write_text(f"hello from a fixture\n{uuid.uuid4()}\n")
     site.write(PAGE)
     first = site.build()
     assert first.code == 0, first.output
