@@ -16,7 +16,7 @@ reader's Docker prints.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -56,7 +56,9 @@ class NoBuilder(EngineUnavailable):
     """No builder the examples can be built with answers: nothing can be built on this engine."""
 
 
-def connect_builder(host: str | None, image_map: Mapping[str, str], engine: Callable[[], Engine]) -> Builder:
+def connect_builder(
+    host: str | None, image_map: Mapping[str, str] | Sequence[Mapping[str, str]], engine: Callable[[], Engine]
+) -> Builder:
     """BuildKit through `docker buildx`; NoBuilder if the CLI has no buildx plugin."""
     version = buildx_version()
     if version is None:
@@ -77,11 +79,18 @@ class BuildKit:
 
     name = "buildkit"
 
-    def __init__(self, host: str | None, version: str, image_map: Mapping[str, str], engine: Callable[[], Engine]):
+    def __init__(
+        self,
+        host: str | None,
+        version: str,
+        image_map: Mapping[str, str] | Sequence[Mapping[str, str]],
+        engine: Callable[[], Engine],
+    ):
         self.version = version
         self._host = host
         self._buildx = BuildKitBuilder(host)
-        self._image_map = image_map
+        # every map a context may be rewritten with: the stand-ins are named as the reader's Dockerfile names them
+        self._image_maps = [image_map] if isinstance(image_map, Mapping) else list(image_map)
         self._engine = engine
 
     def build(self, request: BuildRequest) -> Built:
@@ -99,7 +108,7 @@ class BuildKit:
             place = log.failed_place()
             raise BuildFailed(
                 "the build failed",
-                detail=official_names(failure.detail or "", self._image_map),
+                detail=official_names(failure.detail or "", *self._image_maps),
                 line=place[1] if place else None,
             ) from None
         found = self._engine().inspect(request.tag)
@@ -108,7 +117,7 @@ class BuildKit:
         steps = tuple(
             Step(
                 vertex.number,
-                official_names(match["instruction"], self._image_map),
+                official_names(match["instruction"], *self._image_maps),
                 vertex.cached,
                 f"{match['stage']} {match['index']}/{match['count']}".strip(),
                 vertex.seconds,
@@ -116,7 +125,7 @@ class BuildKit:
             for vertex, match in log.steps()
         )
         sent = log.context_size()
-        listing = official_names(log.listing(), self._image_map)
+        listing = official_names(log.listing(), *self._image_maps)
         return Built(found.id, steps, listing, parse_size(sent) if sent else None)
 
     @functools.cached_property

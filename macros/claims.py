@@ -32,7 +32,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from .errors import ClaimSyntaxError, LivedocsError
-from .measurement import Measurement, content_size_of, context_bytes_of, failure_of, image_of, secret_layers_of
+from .measurement import (
+    Measurement,
+    build_output,
+    content_size_of,
+    context_bytes_of,
+    failure_of,
+    image_of,
+    media_type_of,
+    platform_row_of,
+    secret_layers_of,
+)
 from .sources import Facts
 from .units import human_seconds, human_size, percent, reduction, size_factor
 
@@ -495,6 +505,26 @@ FUNCTIONS: dict[str, Function] = {
         ("image", "secret"),
         "number",
         lambda f, a, note: float(secret_layers_of(image_of(f.measurement(a[0]), a[0]), a[0], a[1])),
+    ),
+    "image_id": Function(("image",), "text", lambda f, a, note: image_of(f.measurement(a[0]), a[0]).image_id),
+    "architecture": Function(("image",), "text", lambda f, a, note: image_of(f.measurement(a[0]), a[0]).architecture),
+    "media_type": Function(
+        ("image",), "text", lambda f, a, note: media_type_of(image_of(f.measurement(a[0]), a[0]), a[0], f.store)
+    ),
+    "platform_size": Function(
+        ("image", "text"),
+        "bytes",
+        lambda f, a, note: float(platform_row_of(image_of(f.measurement(a[0]), a[0]), a[0], a[1], f.store).disk_bytes),
+    ),
+    "platform_content_size": Function(
+        ("image", "text"),
+        "bytes",
+        lambda f, a, note: float(
+            platform_row_of(image_of(f.measurement(a[0]), a[0]), a[0], a[1], f.store).content_bytes
+        ),
+    ),
+    "build_output": Function(
+        ("image", "text"), "text", lambda f, a, note: build_output(image_of(f.measurement(a[0]), a[0]), a[0], a[1])
     ),
     "steps": Function(
         ("image",), "number", lambda f, a, note: float(image_of(f.measurement(a[0]), a[0]).cached_steps()[1])

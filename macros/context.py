@@ -179,7 +179,11 @@ _LINE_COMMENTS = {
 
 
 def build_context(
-    spec: ImageSpec, repository: Path, image_map: Mapping[str, str], nonce: str | None = None
+    spec: ImageSpec,
+    repository: Path,
+    image_map: Mapping[str, str],
+    build_map: Mapping[str, str] | None = None,
+    nonce: str | None = None,
 ) -> BuildContext:
     """Assemble the context of `spec` as it will be sent to the engine.
 
@@ -213,7 +217,7 @@ def build_context(
                     data += f"\n{comment} livedocs edit {nonce}\n".replace("\n ", "\n").encode()
                 if relative == spec.dockerfile:
                     dockerfile_text = data.decode("utf-8")
-                    data = rewrite_images(dockerfile_text, image_map).encode("utf-8")
+                    data = rewrite_images(dockerfile_text, image_map, build_map).encode("utf-8")
                     dockerfile_text = data.decode("utf-8")
                 info.size = len(data)
                 info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
@@ -256,9 +260,15 @@ class Contexts:
     rebuild under `mkdocs serve`, whose files may have changed).
     """
 
-    def __init__(self, root: Path, image_map: Mapping[str, str]) -> None:
+    def __init__(
+        self, root: Path, image_map: Mapping[str, str], platform_maps: Mapping[str, Mapping[str, str]] | None = None
+    ) -> None:
         self.root = root
         self.image_map = dict(image_map)
+        # an image built for one other platform (`platforms: [linux/arm64]`) takes its FROM
+        # images from that platform's map (overlay2 holds one platform per tag), and its
+        # `FROM --platform=$BUILDPLATFORM` stages from this one
+        self.platform_maps = {platform: dict(mapped) for platform, mapped in (platform_maps or {}).items()}
         self._lock = threading.Lock()
         self._made: dict[str, BuildContext | LivedocsError] = {}
         self._times: dict[str, int] | None = None
@@ -272,12 +282,22 @@ class Contexts:
             times = self._times
         return {relative: file_time(source, self.root, times) for relative, source in context.sources.items()}
 
+    def maps_of(self, spec: ImageSpec) -> tuple[dict[str, str], dict[str, str] | None]:
+        """(the map of `spec`'s FROM lines, the map of its build-platform stages, if another)."""
+        if len(spec.platforms) == 1 and spec.platforms[0] in self.platform_maps:
+            return self.platform_maps[spec.platforms[0]], self.image_map
+        return self.image_map, None
+
+    def all_maps(self) -> list[dict[str, str]]:
+        """Every map an image's context may be rewritten with (the stand-ins' official names)."""
+        return [self.image_map, *self.platform_maps.values()]
+
     def of(self, spec: ImageSpec) -> BuildContext:
         with self._lock:
             made = self._made.get(spec.tag)
         if made is None:
             try:
-                made = build_context(spec, self.root, self.image_map)
+                made = build_context(spec, self.root, *self.maps_of(spec))
             except LivedocsError as error:
                 made = error
             with self._lock:
@@ -292,9 +312,11 @@ class Contexts:
             with contextlib.suppress(Exception):  # reported again, with its place, by the image's build
                 self.of(spec)
 
-    def reset(self, image_map: Mapping[str, str]) -> None:
+    def reset(self, image_map: Mapping[str, str], platform_maps: Mapping[str, Mapping[str, str]] | None = None) -> None:
         with self._lock:
             self.image_map = dict(image_map)
+            if platform_maps is not None:
+                self.platform_maps = {platform: dict(mapped) for platform, mapped in platform_maps.items()}
             self._made.clear()
             self._times = None
 

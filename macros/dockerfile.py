@@ -85,13 +85,19 @@ def base_images(text: str) -> list[BaseReference]:
     return found
 
 
-def rewrite_images(text: str, image_map: Mapping[str, str]) -> str:
+_BUILD_PLATFORM = re.compile(r"--platform=\$\{?BUILDPLATFORM\}?(?=\s)")
+
+
+def rewrite_images(text: str, image_map: Mapping[str, str], build_map: Mapping[str, str] | None = None) -> str:
     """`text` with mapped image references replaced in FROM and COPY --from lines only.
 
+    `build_map`, if given, maps the stages that run on the machine building
+    (`FROM --platform=$BUILDPLATFORM`): a cross-compiling Dockerfile built for another
+    platform takes those stages' images from the machine's own stand-ins.
     Lines keep their numbers, so an error from the engine points at the same line as
     the Dockerfile shown on the page.
     """
-    if not image_map:
+    if not image_map and not build_map:
         return text
     lines = text.splitlines(keepends=True)
     for step in instructions(text):
@@ -99,10 +105,11 @@ def rewrite_images(text: str, image_map: Mapping[str, str]) -> str:
         line = lines[index]
         if step.keyword == "FROM":
             image, _ = _from_parts(step.arguments)
-            if image in image_map:
+            mapping = build_map if build_map is not None and _BUILD_PLATFORM.search(step.arguments) else image_map
+            if image in mapping:
                 lines[index] = re.sub(
                     rf"(?<=\s){re.escape(image)}(?=\s|$)",
-                    image_map[image],
+                    mapping[image],
                     line,
                     count=1,
                 )

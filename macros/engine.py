@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import docker
 import docker.errors
@@ -23,7 +24,7 @@ import urllib3.exceptions
 
 from .archive import layers_holding
 from .errors import EngineUnavailable, LivedocsError, RunFailed
-from .measurement import EngineFacts
+from .measurement import EngineFacts, PlatformRow
 from .settings import docker_environment
 from .units import iso_utc, unix_nanos
 
@@ -48,6 +49,17 @@ class ImageInfo:
     created: str
     tags: tuple[str, ...]
     labels: Mapping[str, str]
+    platform: str = ""  # Os/Architecture[/Variant], as `docker image inspect` gives them
+    media_type: str = ""  # the containerd store's descriptor of the image ("" on a graph driver)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An image as the engine lists it (`docker images`, with its manifests)."""
+
+    size_bytes: int  # SIZE (Docker 28), DISK USAGE (Docker 29)
+    content_bytes: int | None  # CONTENT SIZE: every manifest's content, attestations too (containerd)
+    platforms: tuple[PlatformRow, ...]  # the image manifests under the tag, one per platform (containerd)
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,12 @@ class Layer:
     created_by: str
     size_bytes: int
     created: str
+
+
+def _platform_name(platform: Mapping[str, Any]) -> str:
+    """An OCI platform as `docker images --tree` names it: os/architecture[/variant]."""
+    parts = (platform.get("os"), platform.get("architecture"), platform.get("variant"))
+    return "/".join(str(p) for p in parts if p) or "unknown"
 
 
 def _iso(created: str | int) -> str:
@@ -210,10 +228,13 @@ class Engine:
             created=_iso(data.get("Created", "")),
             tags=tuple(data.get("RepoTags") or ()),
             labels=dict((data.get("Config") or {}).get("Labels") or {}),
+            platform="/".join(p for p in (data.get("Os"), data.get("Architecture"), data.get("Variant")) if p),
+            media_type=str((data.get("Descriptor") or {}).get("mediaType", "")),
         )
 
-    def listed_sizes(self, image_id: str) -> tuple[int, int | None]:
-        """(SIZE as `docker images` prints it, CONTENT SIZE as `docker images --tree` does).
+    def listed(self, image_id: str) -> Listed:
+        """SIZE as `docker images` prints it, CONTENT SIZE and the rows per platform as
+        `docker images --tree` does.
 
         On the containerd image store the list's Size is the disk usage (content and
         unpacked snapshots) and the content size is that of all its manifests (each
@@ -234,8 +255,26 @@ class Engine:
                 # every manifest's content, attestations too, as Docker 29's `docker images` adds them
                 manifests = image.get("Manifests") or ()
                 content = sum(int(m["Size"]["Content"]) for m in manifests) if manifests else None
-                return int(image["Size"]), (content if self.facts().store == "containerd" else None)
+                if self.facts().store != "containerd":
+                    return Listed(int(image["Size"]), None, ())
+                rows = tuple(
+                    PlatformRow(
+                        _platform_name((m.get("ImageData") or {}).get("Platform") or {}),
+                        str(m.get("ID", "")),
+                        int(m["Size"].get("Total", 0)),
+                        int(m["Size"].get("Content", 0)),
+                        bool(m.get("Available", True)),
+                    )
+                    for m in manifests
+                    if m.get("Kind") == "image"
+                )
+                return Listed(int(image["Size"]), content, rows)
         raise LivedocsError(f"the engine does not list image {image_id}")
+
+    def listed_sizes(self, image_id: str) -> tuple[int, int | None]:
+        """(SIZE as `docker images` prints it, CONTENT SIZE as `docker images --tree` does)."""
+        found = self.listed(image_id)
+        return found.size_bytes, found.content_bytes
 
     def layers_holding(self, ref: str, needles: Mapping[str, bytes]) -> dict[str, int]:
         """For each needle, how many layers of the image hold a file containing its bytes: the

@@ -6,7 +6,11 @@ images:
     context: .                # build context, inside the example folder (default .)
     target: runtime           # a stage to stop at (optional)
     build_args: {KEY: value}  # optional
-    expect: failure           # the build must fail (default: success)
+    expect: failure           # the build must fail (default: success); or per image store:
+                              # {overlay2: failure, containerd: success} (a store not named: success)
+    platforms: [linux/arm64]  # `--platform linux/arm64` (two: a multi-platform build); default: the machine's
+    machine: linux/amd64      # measured only on engines of this platform (a chapter written from an
+                              # amd64 machine building for arm64); default: every engine
     after: go-app-single      # build only once that image is built
     edit: [main.go]           # built again after an edit: these files of the context are
                               # replaced by their edited copies in examples/_edits/<app>/
@@ -21,6 +25,7 @@ images:
       paths: ["/", "/hello"]
       timeout: 20
       cap_add: []
+      platform: linux/arm64   # `docker run --platform linux/arm64` (default: the image's own)
 """
 
 from __future__ import annotations
@@ -51,9 +56,12 @@ _IMAGE_KEYS = {
     "together",
     "secrets",
     "no_cache_filter",
+    "platforms",
+    "machine",
 }
 _SECRET_ID = re.compile(r"[A-Za-z0-9_.-]+")
-_RUN_KEYS = {"port", "paths", "timeout", "cap_add"}
+_RUN_KEYS = {"port", "paths", "timeout", "cap_add", "platform"}
+_PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(/v[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class RunSpec:
     paths: tuple[str, ...]
     timeout: float = 20.0
     cap_add: tuple[str, ...] = ()
+    platform: str | None = None  # `docker run --platform`
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,20 @@ class ImageSpec:
     together: str | None = None  # an image this one is always rebuilt with (their timings are compared)
     no_cache_filter: tuple[str, ...] = ()  # stages built with `--no-cache-filter`
     secrets: dict[str, str] = field(default_factory=dict)  # secret id -> its file, relative to the example folder
+    expect_by_store: dict[str, bool] = field(default_factory=dict)  # store -> the build must fail there
+    platforms: tuple[str, ...] = ()  # `--platform` (two or more: a multi-platform build); (): the engine's own
+    machine: str | None = None  # measured only on engines whose own platform this is
+
+    def fails_on(self, store: str) -> bool:
+        """Whether the build must fail on the image store `store`."""
+        if self.expect_by_store:
+            return self.expect_by_store.get(store, False)
+        return self.expect_failure
+
+    @property
+    def varies_by_store(self) -> bool:
+        """Whether the build fails on some image stores and succeeds on others."""
+        return bool(self.expect_by_store)
 
     @property
     def dockerfile_path(self) -> Path:
@@ -141,6 +164,7 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
         settings = _image_settings(declared, fail)
         run = _run_spec(settings["run"], fail) if "run" in settings else None
         expect = settings.get("expect", "success")
+        by_store = {str(k): v == "failure" for k, v in expect.items()} if isinstance(expect, dict) else {}
         spec = ImageSpec(
             tag=str(tag),
             example=folder.name,
@@ -152,6 +176,9 @@ def load_example(folder: Path, root: Path) -> list[ImageSpec]:
             target=settings.get("target"),
             build_args={str(k): v for k, v in settings.get("build_args", {}).items()},
             expect_failure=expect == "failure",
+            expect_by_store=by_store,
+            platforms=_platforms(settings.get("platforms", []), fail),
+            machine=_platforms([settings["machine"]], fail)[0] if "machine" in settings else None,
             after=settings.get("after"),
             edit={str(name): f"{EDITS}/{folder.name}/{name}" for name in settings.get("edit", [])},
             lint=settings.get("lint"),
@@ -174,9 +201,11 @@ def _image_settings(declared: Any, fail: Callable[[str], LivedocsError]) -> dict
     if unknown:
         known = ", ".join(sorted(_IMAGE_KEYS))
         raise fail(f"unknown setting(s) {', '.join(sorted(map(str, unknown)))}; known: {known}")
-    if settings.get("expect", "success") not in ("success", "failure"):
-        raise fail("expect must be 'success' or 'failure'")
-    for key in ("dockerfile", "context", "target", "after", "lint", "together"):
+    expect = settings.get("expect", "success")
+    outcomes = expect.values() if isinstance(expect, dict) and expect else [expect]
+    if not all(outcome in ("success", "failure") for outcome in outcomes):
+        raise fail("expect must be 'success' or 'failure', or map image stores to them ({overlay2: failure})")
+    for key in ("dockerfile", "context", "target", "after", "lint", "together", "machine"):
         if key in settings and not isinstance(settings[key], str):
             raise fail(f"{key} must be a text")
     build_args = settings.get("build_args", {})
@@ -208,7 +237,17 @@ def _run_spec(run_settings: Any, fail: Callable[[str], LivedocsError]) -> RunSpe
         paths=_strings(run_settings.get("paths", ["/"]), "run.paths", fail),
         timeout=float(timeout),
         cap_add=_strings(run_settings.get("cap_add", []), "run.cap_add", fail),
+        platform=_platforms([run_settings["platform"]], fail)[0] if "platform" in run_settings else None,
     )
+
+
+def _platforms(value: Any, fail: Callable[[str], LivedocsError]) -> tuple[str, ...]:
+    """Platforms as `--platform` takes them: linux/amd64, linux/arm64, linux/arm/v7."""
+    platforms = _strings(value, "platforms", fail)
+    wrong = [p for p in platforms if not _PLATFORM.fullmatch(p)]
+    if wrong:
+        raise fail(f"{', '.join(wrong)}: expected a platform such as linux/amd64 or linux/arm64")
+    return platforms
 
 
 def _inside(path: Path, root: Path) -> bool:

@@ -66,9 +66,9 @@ class ImageIndex:
             self._base_ids[ref] = result
         return result
 
-    def bases(self, spec: ImageSpec, dockerfile_text: str, image_map: Mapping[str, str]) -> dict[str, BaseImage]:
+    def bases(self, spec: ImageSpec, dockerfile_text: str, *image_maps: Mapping[str, str]) -> dict[str, BaseImage]:
         """The base images of a Dockerfile as sent, by the name the reader's Dockerfile uses."""
-        reverse = {local: official for official, local in image_map.items()}
+        reverse = {local: official for image_map in image_maps for official, local in image_map.items()}
         bases = {}
         for base in base_images(dockerfile_text):
             found = self.base_id(base.ref)
@@ -79,12 +79,21 @@ class ImageIndex:
             bases[reverse.get(base.ref, base.ref)] = BaseImage(base.ref, found[0], found[1])
         return bases
 
-    def check_bases(self, specs: Iterable[ImageSpec], image_map: Mapping[str, str]) -> None:
-        """Every base image the builds need is in the engine, or one error says which are not."""
+    def check_bases(
+        self,
+        specs: Iterable[ImageSpec],
+        image_map: Mapping[str, str],
+        maps_of: Callable[[ImageSpec], tuple[Mapping[str, str], Mapping[str, str] | None]] | None = None,
+    ) -> None:
+        """Every base image the builds need is in the engine, or one error says which are not.
+        `maps_of`: an image's (map, map of its build-platform stages), where not `image_map`."""
         missing: dict[str, list[str]] = {}
+        mapped = set(image_map.values())
         for spec in sorted(specs, key=lambda s: s.tag):
+            mapping, build_map = maps_of(spec) if maps_of is not None else (image_map, None)
+            mapped |= {*mapping.values(), *(build_map or {}).values()}
             try:
-                text = rewrite_images(spec.dockerfile_path.read_text(encoding="utf-8"), image_map)
+                text = rewrite_images(spec.dockerfile_path.read_text(encoding="utf-8"), mapping, build_map)
             except (OSError, UnicodeDecodeError):
                 continue  # reported by the image's own build
             for base in base_images(text):
@@ -96,7 +105,7 @@ class ImageIndex:
             f"{ref} (used at {places[0]}" + (f" and {len(places) - 1} more)" if len(places) > 1 else ")")
             for ref, places in sorted(missing.items())
         )
-        if set(missing) <= set(image_map.values()):
+        if set(missing) <= mapped:
             hint = "run `make standins` to build the stand-ins"
         else:
             hint = (

@@ -60,13 +60,14 @@ def platform_map(value: str, platform: str, root: Path) -> str:
     return str(candidate) if found.is_file() else value
 
 
-def official_names(text: str, image_map: Mapping[str, str]) -> str:
+def official_names(text: str, *image_maps: Mapping[str, str]) -> str:
     """`text` (a build's output) with each stand-in named as the reader's Dockerfile names it.
 
     BuildKit prints a base image fully qualified (`docker.io/standin/alpine:3.19`); the
     reader's build prints `docker.io/library/alpine:3.19` for the official image.
     """
-    for official, local in sorted(image_map.items(), key=lambda item: -len(item[1])):
+    pairs = {(official, local) for image_map in image_maps for official, local in image_map.items()}
+    for official, local in sorted(pairs, key=lambda item: (-len(item[1]), item[1])):
         qualified = official if "/" in official.split(":")[0] else f"library/{official}"
         text = text.replace(f"docker.io/{local}", f"docker.io/{qualified}").replace(local, official)
     return text

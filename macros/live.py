@@ -67,7 +67,7 @@ class LiveSource(Source):
         self.connections = Connections(engine, self.host, settings.timeout)
         self.index = ImageIndex(lambda: self.engine, settings.cache_dir, settings.root)
         contexts = contexts if contexts is not None else Contexts(settings.root, image_map)
-        self.planner = Planner(settings.root, contexts, self.index, BuildKit.name, self.foreign)
+        self.planner = Planner(settings.root, contexts, self.index, BuildKit.name, self.foreign, store=facts.store)
         self.measurer = Measurer(
             settings.root,
             engine=lambda: self.engine,
@@ -116,7 +116,7 @@ class LiveSource(Source):
         with self._builder_lock:
             if self._builder is None:
                 try:
-                    self._builder = connect_builder(self.host, self.image_map, lambda: self.engine)
+                    self._builder = connect_builder(self.host, self.planner.contexts.all_maps(), lambda: self.engine)
                 except LivedocsError as error:
                     self._builder = error
             if isinstance(self._builder, LivedocsError):
@@ -140,11 +140,12 @@ class LiveSource(Source):
         """Build what is stale among `tags` (and what they are built after); failures go to
         `problems`, but an engine that cannot build at all raises here."""
         done = set(self.entries) | set(self.problems)
-        pending = scheduler.with_afters(self.specs, (t for t in tags if t not in done), done=self.entries)
+        wanted = (t for t in tags if t not in done and self.measured_here(t))
+        pending = scheduler.with_afters(self.specs, wanted, done=self.entries)
         if not pending:
             return
         self.index.forget()
-        self.index.check_bases((self.specs[t] for t in pending), self.image_map)
+        self.index.check_bases((self.specs[t] for t in pending), self.image_map, self.planner.contexts.maps_of)
         before = (self.summary.built, self.summary.failed)
         try:
             scheduler.run(
@@ -281,7 +282,7 @@ class LiveSource(Source):
             current = self.planner.shared(plan, self._shelf)
         if current is not None:
             return current, False
-        if spec.expect_failure:
+        if plan.fails:
             return self.measurer.build_failure(plan, say), True
         existing = self.index.tagged(plan.engine_tag)
         if spec.edit:
@@ -321,7 +322,8 @@ class LiveSource(Source):
                 paths=paths,
                 timeout=run.timeout,
                 cap_add=run.cap_add,
-                platform=self.foreign,
+                # `docker run --platform`: as the run check names it, else the one platform built for
+                platform=run.platform or (spec.platforms[0] if len(spec.platforms) == 1 else self.foreign),
             )
         except LivedocsError as error:
             raise spec.error(f"run check of {spec.tag} failed: {error.message}", detail=error.detail) from None

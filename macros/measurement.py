@@ -8,6 +8,7 @@ has an `error` and no size; every other one has a size, layers and build steps.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -117,6 +118,27 @@ class Response:
 
 
 @dataclass(frozen=True)
+class PlatformRow:
+    """One platform of an image as Docker 29's `docker images --tree` lists it under the tag:
+    the containerd image store keeps an index whose manifests are one image per platform."""
+
+    platform: str  # linux/arm64
+    image_id: str  # the platform's manifest digest
+    disk_bytes: int  # DISK USAGE: its content and, once unpacked, its snapshots
+    content_bytes: int  # CONTENT SIZE: its compressed content
+    available: bool = True  # its content is all in the store
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "image_id": self.image_id,
+            "disk_bytes": self.disk_bytes,
+            "content_bytes": self.content_bytes,
+            "available": self.available,
+        }
+
+
+@dataclass(frozen=True)
 class Measurement:
     key: str  # the cache key the image was built with
     example: str
@@ -138,12 +160,16 @@ class Measurement:
     # each declared secret (`secrets:` in livedocs.yml): how many of the image's layers hold a
     # file containing its bytes, counted in the image as `docker save` exports it
     secret_layers: Mapping[str, int] = field(default_factory=dict)
+    architecture: str = ""  # `docker image inspect`'s Os/Architecture[/Variant]: linux/arm64
+    media_type: str = ""  # the containerd store's descriptor: an OCI index or a manifest ("" on overlay2)
+    platform_rows: tuple[PlatformRow, ...] = ()  # the containerd store's rows under the tag, per platform
     # a build meant to fail
     error: str | None = None
     failed_line: int | None = None
     # what the example's folder held when measured, as the reader has it (no image map):
     # a replay whose example has changed since says its figures are older than the page
     sources: str = ""
+    varies_by_store: bool = False  # its livedocs.yml expects it to fail on some stores only
 
     @property
     def expect_failure(self) -> bool:
@@ -183,6 +209,8 @@ class Measurement:
             data["sources"] = self.sources
         if self.engine is not None:
             data["engine"] = self.engine.to_json()
+        if self.varies_by_store:
+            data["varies_by_store"] = True
         if self.error is not None:
             data.update(expect="failure", error=self.error, failed_line=self.failed_line)
             if self.listing:
@@ -208,6 +236,12 @@ class Measurement:
             data["process_uid"] = self.process_uid
         if self.secret_layers:
             data["secret_layers"] = dict(sorted(self.secret_layers.items()))
+        if self.architecture:
+            data["architecture"] = self.architecture
+        if self.media_type:
+            data["media_type"] = self.media_type
+        if self.platform_rows:
+            data["platform_rows"] = [row.to_json() for row in self.platform_rows]
         return data
 
     @classmethod
@@ -258,6 +292,19 @@ class Measurement:
                     for path, r in (data.get("responses") or {}).items()
                 },
                 process_uid=int(data["process_uid"]) if data.get("process_uid") is not None else None,
+                architecture=str(data.get("architecture", "")),
+                media_type=str(data.get("media_type", "")),
+                platform_rows=tuple(
+                    PlatformRow(
+                        str(r["platform"]),
+                        str(r["image_id"]),
+                        int(r["disk_bytes"]),
+                        int(r["content_bytes"]),
+                        bool(r.get("available", True)),
+                    )
+                    for r in data.get("platform_rows") or ()
+                ),
+                varies_by_store=bool(data.get("varies_by_store", False)),
                 secret_layers={str(k): int(v) for k, v in (data.get("secret_layers") or {}).items()},
                 error=str(data["error"]) if data.get("expect") == "failure" or "error" in data else None,
                 failed_line=int(data["failed_line"]) if data.get("failed_line") is not None else None,
@@ -267,7 +314,10 @@ class Measurement:
 
 
 def image_of(measurement: Measurement, tag: str) -> Measurement:
-    """`measurement` if it is of an image; LivedocsError for a build meant to fail."""
+    """`measurement` if it is of an image; LivedocsError for a build meant to fail (NotMeasuredHere
+    where it is meant to fail on this store only)."""
+    if measurement.size_bytes is None and measurement.varies_by_store:
+        raise NotMeasuredHere(f"{tag} fails on this image store, as its livedocs.yml expects: no image here")
     if measurement.size_bytes is None:
         raise LivedocsError(f"{tag} is an expected-failure build: it has no image to measure")
     return measurement
@@ -275,6 +325,8 @@ def image_of(measurement: Measurement, tag: str) -> Measurement:
 
 def failure_of(measurement: Measurement, tag: str) -> str:
     """The error of a build meant to fail; LivedocsError for an image that built."""
+    if measurement.error is None and measurement.varies_by_store:
+        raise NotMeasuredHere(f"{tag} builds on this image store, as its livedocs.yml expects: no error here")
     if measurement.error is None:
         raise LivedocsError(f"{tag} built successfully; declare it 'expect: failure' to show its error")
     return measurement.error
@@ -288,6 +340,45 @@ def content_size_of(measurement: Measurement, tag: str, store: str) -> int:
             measured_on="containerd",
         )
     return measurement.content_size_bytes
+
+
+def platform_row_of(measurement: Measurement, tag: str, platform: str, store: str) -> PlatformRow:
+    """The row of one platform under the image's tag; NotMeasuredHere on a store that lists
+    none (overlay2), LivedocsError if the image holds no such platform."""
+    if not measurement.platform_rows:
+        raise NotMeasuredHere(
+            f"{tag} has no rows per platform on the {store} store (the containerd image store has them)",
+            measured_on="containerd",
+        )
+    for row in measurement.platform_rows:
+        if row.platform == platform:
+            return row
+    held = ", ".join(row.platform for row in measurement.platform_rows)
+    raise LivedocsError(f"{tag} holds no {platform} image (it holds {held})")
+
+
+def media_type_of(measurement: Measurement, tag: str, store: str) -> str:
+    """The media type of the image's descriptor; NotMeasuredHere on a store that has none (overlay2)."""
+    if not measurement.media_type:
+        raise NotMeasuredHere(
+            f"{tag} has no descriptor on the {store} store (the containerd image store has one)",
+            measured_on="containerd",
+        )
+    return measurement.media_type
+
+
+def build_output(measurement: Measurement, tag: str, text: str) -> str:
+    """What the build step whose instruction contains `text` printed, as BuildKit's plain progress
+    shows it (`#9 0.231 building on linux/amd64`: the text after the time), one line per line."""
+    step = next((s for s in measurement.own_steps() if text in s.instruction), None)
+    if step is None:
+        shown = "; ".join(s.instruction for s in measurement.own_steps())
+        raise LivedocsError(f"{tag} has no build step containing {text!r} (its steps: {shown})")
+    pattern = re.compile(rf"^#{step.step} \d+\.\d+ (.*)$")
+    lines = [m.group(1) for line in measurement.listing.splitlines() if (m := pattern.match(line))]
+    if not lines:
+        raise LivedocsError(f"{tag}'s step {step.instruction!r} printed nothing in its recorded build")
+    return "\n".join(lines)
 
 
 def context_bytes_of(measurement: Measurement, tag: str, store: str) -> int:

@@ -73,7 +73,11 @@ class Measurer:
             folders.record(base.spec.tag, folder)
         folder = folder if folder is not None else folders.fresh(spec.example)
         # an edited variant is sent with a nonce: its context differs from its original's
-        sent = build_context(spec, self.root, image_map, nonce=uuid.uuid4().hex) if spec.edit else plan.context
+        sent = (
+            build_context(spec, self.root, *self.contexts.maps_of(spec), nonce=uuid.uuid4().hex)
+            if spec.edit
+            else plan.context
+        )
         try:
             building = f"livedocs: building {spec.tag} from {plan.dockerfile}"
             with locked(folders.lock(folder)), self._alone_on_the_machine(say, building) as elapsed:
@@ -124,6 +128,7 @@ class Measurer:
             base_images=plan.bases,
             engine=self._facts(),
             measured_at=iso_utc(clock.now()),
+            varies_by_store=plan.spec.varies_by_store,
             sources=plan.sources,
             **figures,  # type: ignore[arg-type]
         )
@@ -138,7 +143,7 @@ class Measurer:
             spec.target,
             spec.build_args,
             no_cache_filter=spec.no_cache_filter,
-            platform=plan.platform,
+            platform=plan.build_platforms,
         )
 
     def _build_from(
@@ -175,7 +180,7 @@ class Measurer:
             raise plan.spec.error(f"{plan.spec.tag} was built but the engine cannot find it")
         if plan.platform is not None and self._facts().store == "containerd":
             engine.unpack(info.id, plan.platform)  # as on a machine of that platform
-        size, content = engine.listed_sizes(info.id)
+        listed = engine.listed(info.id)
         history = engine.history(info.id)  # newest first
         inherited = self.index.inherited_rows(
             plan.bases.values(), [(row.created_by, row.size_bytes) for row in history]
@@ -189,12 +194,15 @@ class Measurer:
         return self.measurement(
             plan,
             secret_layers=held,
-            size_bytes=size,
+            size_bytes=listed.size_bytes,
             image_id=info.id,
             created=info.created,
             layers=tuple(layers),
             steps=built.steps,
             listing=built.listing,
             context_bytes=built.context_bytes,
-            content_size_bytes=content,
+            content_size_bytes=listed.content_bytes,
+            architecture=info.platform,
+            media_type=info.media_type,
+            platform_rows=listed.platforms if plan.spec.platforms or plan.platform else (),
         )

@@ -24,10 +24,13 @@ from .logs import log, problems
 from .measurement import (
     Measurement,
     NotMeasuredHere,
+    build_output,
     content_size_of,
     context_bytes_of,
     failure_of,
     image_of,
+    media_type_of,
+    platform_row_of,
     secret_layers_of,
 )
 from .sources import Facts
@@ -244,6 +247,36 @@ class Pages:
         return render.images_table([(tag, self.image(view, tag)) for tag in tags], view.store)
 
     @macro("block")
+    def images_tree(self, view: Facts, *tags: str) -> str:
+        """`docker images --tree` on this store, as Docker 29 prints it: a row per platform."""
+        return render.images_tree([(tag, self.image(view, tag)) for tag in tags], view.store)
+
+    @macro("inline")
+    def platform_size(self, view: Facts, tag: str, platform: str) -> str:
+        """DISK USAGE of one platform's row under the tag (`docker images --tree`, containerd store)."""
+        return human_size(platform_row_of(self.image(view, tag), tag, platform, view.store).disk_bytes)
+
+    @macro("inline")
+    def platform_content_size(self, view: Facts, tag: str, platform: str) -> str:
+        """CONTENT SIZE of one platform's row under the tag (`docker images --tree`, containerd store)."""
+        return human_size(platform_row_of(self.image(view, tag), tag, platform, view.store).content_bytes)
+
+    @macro("inline")
+    def media_type(self, view: Facts, tag: str) -> str:
+        """`docker image inspect --format '{{.Descriptor.MediaType}}'` (the containerd store only)."""
+        return media_type_of(self.image(view, tag), tag, view.store)
+
+    @macro("inline")
+    def architecture(self, view: Facts, tag: str) -> str:
+        """The image's platform, as `docker image inspect` gives its Os and Architecture."""
+        return self.image(view, tag).architecture or "unknown"
+
+    @macro("inline")
+    def build_output(self, view: Facts, tag: str, text: str) -> str:
+        """What the build step whose instruction contains `text` printed."""
+        return "; ".join(f"`{line}`" for line in build_output(self.image(view, tag), tag, text).splitlines())
+
+    @macro("block")
     def layers(self, view: Facts, tag: str) -> str:
         return render.layers_table(self.image(view, tag).layers)
 
@@ -287,10 +320,21 @@ class Pages:
     def provenance(self) -> str:
         tags = self._page_images.get(self.page_path, [])
         stores = [
-            (view.store, view.notice, [(t, view.measurement(t)) for t in tags if t not in view.problems])
+            (view.store, view.notice, [(t, view.measurement(t)) for t in tags if self._measures(view, t)])
             for view in self.views
         ]
         return render.provenance_box(stores)
+
+    @staticmethod
+    def _measures(view: Facts, tag: str) -> bool:
+        """Whether `view` has figures of `tag` (not failed, not measured elsewhere only)."""
+        if tag in view.problems:
+            return False
+        try:
+            view.measurement(tag)
+        except NotMeasuredHere:
+            return False
+        return True
 
     @macro("page")
     def claim(self, source: str) -> str:

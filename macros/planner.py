@@ -34,6 +34,13 @@ class Plan:
     builder: str  # the name of the builder the key is for
     sources: str  # what the reader's folder holds (context.source_digest)
     platform: str | None = None  # built for this platform, not the engine's own (`--platform`)
+    fails: bool = False  # the build must fail on this engine's image store
+
+    @property
+    def build_platforms(self) -> str | None:
+        """`--platform`: the image's own platforms (`platforms:`), else this view's platform
+        when it is not the engine's own, else none."""
+        return ",".join(self.spec.platforms) or self.platform
 
     @property
     def engine_tag(self) -> str:
@@ -54,9 +61,17 @@ def engine_tag(tag: str, platform: str | None) -> str:
 
 class Planner:
     def __init__(
-        self, root: Path, contexts: Contexts, index: ImageIndex, builder: str, platform: str | None = None
+        self,
+        root: Path,
+        contexts: Contexts,
+        index: ImageIndex,
+        builder: str,
+        platform: str | None = None,
+        *,
+        store: str = "",
     ) -> None:
         self.root = root
+        self.store = store  # the engine's image store: where an image's expected outcome is decided
         self.contexts = contexts
         self.index = index
         self.builder = builder
@@ -73,6 +88,7 @@ class Planner:
         settings += (spec.expect_failure, spec.after, sorted(spec.edit.items()), spec.run, spec.together)
         settings += (sorted(spec.secrets.items()),) if spec.secrets else ()
         settings += (spec.no_cache_filter,) if spec.no_cache_filter else ()
+        settings += (spec.platforms, spec.machine, sorted(spec.expect_by_store.items())) if spec.platforms else ()
         return hashlib.sha256(f"{digest}|{settings!r}".encode()).hexdigest()
 
     def stale(self, measured: Mapping[str, str], specs: Mapping[str, ImageSpec]) -> set[str]:
@@ -94,8 +110,9 @@ class Planner:
     def plan(self, spec: ImageSpec, specs: Mapping[str, ImageSpec], image_map: Mapping[str, str]) -> Plan:
         """What `spec` is built from, keyed for this planner's builder."""
         context = self.contexts.of(spec)
-        bases = self.index.bases(spec, context.dockerfile_text, image_map)
-        key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, self.builder, self.platform)
+        bases = self.index.bases(spec, context.dockerfile_text, image_map, *self.contexts.all_maps())
+        platform = ",".join(spec.platforms) or self.platform
+        key = cache_key(spec, context, {name: base.id for name, base in bases.items()}, self.builder, platform)
         partners = [t for t, other in sorted(specs.items()) if spec.together == t or other.together == spec.tag]
         # timings compared with another image's: a change to either rebuilds both; and an image built
         # `after:` another in its folder sends only what differs from it, so what came before is an input
@@ -104,7 +121,8 @@ class Planner:
             key = hashlib.sha256("|".join([key, *inputs]).encode()).hexdigest()
         sources = source_digest(self.root, spec)
         shown = spec.dockerfile_path.relative_to(self.root).as_posix()
-        return Plan(spec, context, key, bases, shown, self.builder, sources, self.platform)
+        fails = spec.fails_on(self.store)
+        return Plan(spec, context, key, bases, shown, self.builder, sources, self.platform, fails)
 
     @staticmethod
     def _predecessors(spec: ImageSpec, specs: Mapping[str, ImageSpec]) -> list[str]:
@@ -123,7 +141,7 @@ class Planner:
             return None
         if recorded.sources != plan.sources:  # the same build, recorded before sources were: say what they are
             recorded = replace(recorded, sources=plan.sources)
-        if plan.spec.expect_failure:
+        if plan.fails:
             return recorded if recorded.error is not None else None
         existing = self.index.tagged(plan.engine_tag)
         if existing is None or existing.labels.get(LABEL_KEY) != plan.key or existing.id != recorded.image_id:
@@ -136,7 +154,7 @@ class Planner:
         shared = shelf.get(plan.key)
         if shared is None or shared.example != plan.spec.example:
             return None
-        if not plan.spec.expect_failure:
+        if not plan.fails:
             existing = self.index.inspect_now(plan.engine_tag)  # now, not from this build's first listing
             if existing is None or existing.labels.get(LABEL_KEY) != plan.key or existing.id != shared.image_id:
                 return None

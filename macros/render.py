@@ -65,13 +65,14 @@ class TreeRow:
     disk_usage: str
     content_size: str
     in_use: bool = False  # a container, running or stopped, was made from it: `U` under EXTRA
+    children: tuple[TreeRow, ...] = ()  # `--tree`: one row per platform, named by the platform
 
 
 UNTAGGED = "<untagged>"
 _TREE_GAP = "   "
 
 
-def image_tree(rows: Sequence[TreeRow]) -> str:
+def image_tree(rows: Sequence[TreeRow], expanded: bool = False) -> str:
     """`docker images` as Docker CLI 29 prints it by default, its output not a terminal.
 
     The collapsed tree view (docker/cli v29 `cli/command/image/tree.go`): IMAGE as wide as the
@@ -80,9 +81,15 @@ def image_tree(rows: Sequence[TreeRow]) -> str:
     per kind of mark that some row has (only `U`, in use); a row without it has a space. In a
     terminal the CLI adds colours and a legend line above (`U In Use`), nothing else.
     Rows in the order given (the CLI sorts them by name: `tree_rows`).
+
+    `expanded` (`docker images --tree`): under each image, a row per platform, `├─ linux/amd64`
+    and `└─ ` before the last; once any image has one, a blank line follows every image.
     """
-    marks = any(row.in_use for row in rows)
+    marks = any(row.in_use or any(child.in_use for child in row.children) for row in rows)
     widest = max([len("IMAGE"), *(len(row.name or UNTAGGED) for row in rows)])
+    if expanded:
+        widest = max([widest, *(len(child.name) + 3 for row in rows for child in row.children)])
+    spacing = expanded and any(row.children for row in rows)
 
     def line(name: str, image_id: str, disk: str, content: str, extra: str) -> str:
         cells = [name.ljust(widest), image_id.ljust(12), disk.rjust(10), content.rjust(12), extra.ljust(5)]
@@ -92,6 +99,13 @@ def image_tree(rows: Sequence[TreeRow]) -> str:
     for row in rows:
         extra = ("U" if row.in_use else " ") if marks else ""
         text += line(row.name or UNTAGGED, short_id(row.image_id), row.disk_usage, row.content_size, extra)
+        children = row.children if expanded else ()
+        for number, child in enumerate(children):
+            branch = "└─ " if number == len(children) - 1 else "├─ "
+            extra = ("U" if child.in_use else " ") if marks else ""
+            text += line(branch + child.name, short_id(child.image_id), child.disk_usage, child.content_size, extra)
+        if spacing:
+            text += "\n"
     return text
 
 
@@ -111,12 +125,24 @@ def tree_rows(entries: Sequence[tuple[str, Measurement]], store: str) -> list[Tr
                 raise LivedocsError(f"{tag} has no recorded content size on the containerd image store")
             content = entry.content_size_bytes
         name = tag if ":" in tag.rsplit("/", 1)[-1] else f"{tag}:latest"
-        rows.append(TreeRow(name, entry.image_id, human_size(entry.size_bytes or 0), human_size(content)))
+        children = tuple(
+            TreeRow(row.platform, row.image_id, human_size(row.disk_bytes), human_size(row.content_bytes))
+            for row in entry.platform_rows
+        )
+        rows.append(
+            TreeRow(name, entry.image_id, human_size(entry.size_bytes or 0), human_size(content), False, children)
+        )
     return sorted(rows, key=lambda row: (row.name == "", row.name))  # untagged last
 
 
 DOCKER_29 = "Docker 29"
 DOCKER_28 = "Docker 28, or --format table"
+
+
+def images_tree(entries: Sequence[tuple[str, Measurement]], store: str) -> str:
+    """`docker images --tree` for these images on `store`, as Docker 29 prints it: a row per
+    platform under each image the containerd store keeps an index of."""
+    return fenced(image_tree(tree_rows(entries, store), expanded=True), title="docker images --tree, Docker 29")
 
 
 def images_table(entries: Sequence[tuple[str, Measurement]], store: str) -> str:

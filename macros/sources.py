@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from .context import source_digest
 from .errors import LivedocsError, RecordError
 from .examples import ImageSpec
-from .measurement import Measurement, Response
+from .measurement import Measurement, NotMeasuredHere, Response
 from .record import Record
 from .settings import RECORD
 
@@ -95,8 +95,20 @@ class Source:
         """Stop whatever is building (SIGINT, SIGTERM) and let go of the engine."""
         self.close()
 
+    def measured_here(self, tag: str) -> bool:
+        """Whether this source measures `tag`: an image declared `machine: linux/amd64` is
+        measured only where the machine is one (the chapter is written from one)."""
+        spec = self.specs.get(tag)
+        return spec is None or spec.machine is None or spec.machine == self.platform
+
     def measurement(self, tag: str) -> Measurement:
         """The figures of one image; LivedocsError if unknown or it failed to build."""
+        if not self.measured_here(tag):
+            machine = self.specs[tag].machine
+            raise NotMeasuredHere(
+                f"{tag} is measured on {machine} machines (machine: in its livedocs.yml), not for {self.platform}",
+                measured_on=machine,
+            )
         if tag not in self.specs:
             recorded = self.record.get(tag, self.store, self.platform)
             if not self.live and recorded is not None:
@@ -146,7 +158,7 @@ class ReplaySource(Source):
         self.root = root
 
     def prepare(self, tags: Iterable[str], say: Progress) -> None:
-        for tag in sorted(set(tags) - set(self.entries) - set(self.problems)):
+        for tag in sorted(set(filter(self.measured_here, tags)) - set(self.entries) - set(self.problems)):
             entry = self.record.get(tag, self.store, self.platform)
             spec = self.specs.get(tag)
             if entry is not None and spec is not None and entry.sources != source_digest(self.root, spec):

@@ -52,7 +52,8 @@ class Workbench:
         self.specs = load_examples(self.root)
         self.record = Record(settings.record_path, settings.record_lock, RECORD)
         self.image_map = load_image_map(self.root, settings.image_map) if settings.mode != "replay" else {}
-        self.contexts = Contexts(self.root, self.image_map)  # assembled once, for every store
+        # assembled once, for every store
+        self.contexts = Contexts(self.root, self.image_map, self._target_maps())
         self.views: list[Source] = []
         self.notices: list[str] = []  # why some figures are replayed, if they are
 
@@ -126,6 +127,11 @@ class Workbench:
     def _connect(self, host: str | None) -> LiveSource:
         return LiveSource.connect(self.settings, host, self.specs, self.record, self.image_map, contexts=self.contexts)
 
+    def _target_maps(self) -> dict[str, dict[str, str]]:
+        """The map of each platform an image is built for by its own `platforms:` (one of them)."""
+        targets = {spec.platforms[0] for spec in self.specs.values() if len(spec.platforms) == 1}
+        return {platform: self._platform_map(platform) for platform in sorted(targets)}
+
     def _platform_map(self, platform: str) -> dict[str, str]:
         """The image map for builds for `platform` (`imagemap.platform_map`)."""
         if self.settings.mode == "replay":
@@ -172,7 +178,7 @@ class Workbench:
         self.specs = load_examples(self.root)
         if self.settings.mode != "replay":
             self.image_map = load_image_map(self.root, self.settings.image_map)
-        self.contexts.reset(self.image_map)
+        self.contexts.reset(self.image_map, self._target_maps())
         for view in self.views:
             if isinstance(view, LiveSource) and view.foreign:  # its own stand-ins, its own contexts
                 mapped = self._platform_map(view.foreign)

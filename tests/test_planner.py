@@ -24,7 +24,7 @@ images:
 class NoBases:
     """An index for Dockerfiles `FROM scratch`: there is no base image to look up."""
 
-    def bases(self, spec: object, dockerfile_text: str, image_map: Mapping[str, str]) -> dict[str, object]:
+    def bases(self, spec: object, dockerfile_text: str, *image_maps: Mapping[str, str]) -> dict[str, object]:
         return {}
 
 
