@@ -83,12 +83,15 @@ def image_tree(rows: Sequence[TreeRow], expanded: bool = False) -> str:
     Rows in the order given (the CLI sorts them by name: `tree_rows`).
 
     `expanded` (`docker images --tree`): under each image, a row per platform, `├─ linux/amd64`
-    and `└─ ` before the last; once any image has one, a blank line follows every image.
+    and `└─ ` before the last; once any image has one, a blank line follows every image. The
+    first column is as wide as the widest name, or platform plus 7 (the branch's bytes).
     """
     marks = any(row.in_use or any(child.in_use for child in row.children) for row in rows)
     widest = max([len("IMAGE"), *(len(row.name or UNTAGGED) for row in rows)])
     if expanded:
-        widest = max([widest, *(len(child.name) + 3 for row in rows for child in row.children)])
+        # the CLI measures the branch in bytes (len("└─ ") is 7 in Go), the cell in columns
+        branch = len("└─ ".encode())
+        widest = max([widest, *(len(child.name) + branch for row in rows for child in row.children)])
     spacing = expanded and any(row.children for row in rows)
 
     def line(name: str, image_id: str, disk: str, content: str, extra: str) -> str:

@@ -46,6 +46,59 @@ def test_the_view_is_laid_out_as_docker_cli_29_golden_file() -> None:
     assert image_tree(GOLDEN_ROWS) == GOLDEN
 
 
+# docker/cli v29 (28f7560), tree_test.go cases "expanded-view-with-platforms" and
+# "untagged-with-platforms" (their views have imageSpacing set), and their golden files
+# (testdata/tree-command-success.<case>.golden), line by line.
+GOLDEN_PLATFORM_ROWS = [
+    TreeRow(
+        "multiplatform:latest",
+        "sha256:" + "a" * 64,
+        "25.5 MB",
+        "20.2 MB",
+        in_use=True,
+        children=(
+            TreeRow("linux/amd64", "sha256:" + "b" * 64, "12.1 MB", "10.0 MB"),
+            TreeRow("linux/arm64", "sha256:" + "c" * 64, "13.4 MB", "10.2 MB", in_use=True),
+        ),
+    )
+]
+GOLDEN_PLATFORMS = (
+    "IMAGE                  ID             DISK USAGE   CONTENT SIZE   EXTRA\n"
+    "multiplatform:latest   aaaaaaaaaaaa      25.5 MB        20.2 MB   U    \n"
+    "├─ linux/amd64         bbbbbbbbbbbb      12.1 MB        10.0 MB        \n"
+    "└─ linux/arm64         cccccccccccc      13.4 MB        10.2 MB   U    \n"
+    "\n"
+)
+GOLDEN_UNTAGGED_ROWS = [
+    TreeRow(
+        "",
+        "sha256:" + "d" * 64,
+        "18.5 MB",
+        "15.2 MB",
+        children=(
+            TreeRow("linux/amd64", "sha256:" + "e" * 64, "9.2 MB", "7.6 MB"),
+            TreeRow("linux/arm64", "sha256:" + "f" * 64, "9.3 MB", "7.6 MB"),
+        ),
+    )
+]
+GOLDEN_UNTAGGED = (
+    "IMAGE                ID             DISK USAGE   CONTENT SIZE   EXTRA\n"
+    "<untagged>           dddddddddddd      18.5 MB        15.2 MB        \n"
+    "├─ linux/amd64       eeeeeeeeeeee       9.2 MB         7.6 MB        \n"
+    "└─ linux/arm64       ffffffffffff       9.3 MB         7.6 MB        \n"
+    "\n"
+)
+
+
+def test_the_tree_view_with_platforms_is_laid_out_as_docker_cli_29_golden_files() -> None:
+    """`--tree`: a row per platform under its image, `├─`/`└─`, the first column at least the
+    platform's length plus 7 (the CLI counts the branch's bytes); byte for byte docker/cli's golden files."""
+    assert image_tree(GOLDEN_PLATFORM_ROWS, expanded=True) == GOLDEN_PLATFORMS
+    assert image_tree(GOLDEN_UNTAGGED_ROWS, expanded=True) == GOLDEN_UNTAGGED
+    # the collapsed view (`docker images`) shows no platform rows, and no blank lines
+    assert image_tree(GOLDEN_PLATFORM_ROWS).splitlines()[1:] == [GOLDEN_PLATFORMS.splitlines()[1]]
+
+
 def test_extra_is_as_wide_as_its_title_when_no_image_is_in_use() -> None:
     """No mark in any row: EXTRA keeps its 5 columns, every row padded to them; names set the first width."""
     rows = [TreeRow("go-app-single-with-a-long-name:latest", "sha256:" + "a" * 64, "270MB", "0B")]
