@@ -127,7 +127,8 @@ class LiveSource(Source):
         """The engine and builder, for the record: asked for only when something is measured."""
         if self._stamped is None:
             stamped = self.builder.stamp(self.connections.main.facts())
-            self._stamped = replace(stamped, platform=self.foreign) if self.foreign else stamped
+            foreign = replace(stamped, platform=self.foreign, emulated_on=stamped.platform) if self.foreign else None
+            self._stamped = foreign or stamped
         return self._stamped
 
     def engine_tag(self, tag: str) -> str:

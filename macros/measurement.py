@@ -48,6 +48,9 @@ class EngineFacts:
     store: str = ""  # the image store: "containerd" or the graph driver ("overlay2")
     builder_version: str = ""  # buildx's version, for BuildKit
     buildkit_version: str = ""  # the engine's BuildKit, as `docker buildx inspect` reports it
+    # built for `platform` under emulation on a machine of this platform (LIVEDOCS_PLATFORMS):
+    # sizes and IDs are the platform's, durations the emulator's
+    emulated_on: str = ""
 
     def to_json(self) -> dict[str, str]:
         data = {
@@ -66,6 +69,8 @@ class EngineFacts:
             data["builder_version"] = self.builder_version
         if self.buildkit_version:
             data["buildkit_version"] = self.buildkit_version
+        if self.emulated_on:
+            data["emulated_on"] = self.emulated_on
         return data
 
 

@@ -218,8 +218,11 @@ class Pages:
 
     @macro("inline")
     def step_seconds(self, view: Facts, tag: str, text: str) -> str:
-        """How long BuildKit took for the step whose instruction contains `text` (`DONE 17.2s`)."""
-        return human_seconds(claims.step_seconds(self.image(view, tag), tag, text))
+        """How long BuildKit took for the step whose instruction contains `text` (`DONE 17.2s`);
+        marked when the platform was emulated (not a duration a machine of the platform gives)."""
+        measured = self.image(view, tag)
+        emulated = " under emulation" if measured.engine is not None and measured.engine.emulated_on else ""
+        return human_seconds(claims.step_seconds(measured, tag, text)) + emulated
 
     @macro("inline")
     def layer_size(self, view: Facts, tag: str, text: str) -> str:
@@ -297,7 +300,10 @@ class Pages:
     @macro("block")
     def build_steps(self, view: Facts, tag: str) -> str:
         measurement = self.image(view, tag)
-        return render.fenced(render.steps_block(measurement))
+        engine = measurement.engine
+        emulated = engine is not None and engine.emulated_on
+        title = f"built for {engine.platform} under QEMU emulation on {engine.emulated_on}" if emulated else ""
+        return render.fenced(render.steps_block(measurement), title=title)
 
     @macro("inline")
     def cached_steps(self, view: Facts, tag: str) -> str:

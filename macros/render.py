@@ -383,7 +383,7 @@ def engine_line(engine: EngineFacts, store: str) -> str:
     parts = ["Docker Engine" + (f" {engine.version}" if known_version(engine.version) else "")]
     parts.append(store_name(engine.store or store))
     if engine.platform:
-        parts.append(engine.platform)
+        parts.append(engine.platform + (f" under QEMU emulation on {engine.emulated_on}" if engine.emulated_on else ""))
     if engine.builder == "buildkit":
         buildkit = "BuildKit" + (f" {engine.buildkit_version}" if known_version(engine.buildkit_version) else "")
         if known_version(engine.builder_version):
@@ -421,6 +421,13 @@ def _provenance_lines(store: str, notice: str | None, entries: Sequence[tuple[st
     # One line per distinct engine as a reader's `docker version` tells it (engines that differ
     # only in socket or host name, which the record keeps, read the same and are named once).
     lines += [f"    - **Engine:** {shown}" for shown in sorted({engine_line(e, store) for e in engines})]
+    emulated = sorted({f"{e.platform} on {e.emulated_on}" for e in engines if e.emulated_on})
+    if emulated:
+        lines.append(
+            f"    - **Emulated:** built for {', '.join(emulated)} with QEMU: sizes and image IDs are those"
+            " of the platform; durations are the emulator's, several times what a machine of that"
+            " platform takes"
+        )
     for name, base in sorted(bases.items()):
         shown = f"`{name}`" + (f" (stand-in `{base.ref}`)" if base.standin else "")
         lines.append(f"    - **Base image** {shown}: `{short_id(base.id)}`")

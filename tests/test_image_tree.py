@@ -191,6 +191,14 @@ def cli_tree_row(host: str, name: str) -> tuple[str, ...]:
     return tuple(tops[0])
 
 
+def cli_tree_rows(host: str, name: str) -> list[tuple[str, ...]]:
+    """Every row `docker images --tree NAME` prints: the image's, then one per platform
+    (`linux/arm64`, ID, DISK USAGE, CONTENT SIZE), their branches left out."""
+    lines = [ANSI.sub("", line) for line in docker_cli("images", "--tree", name, host=host).splitlines()]
+    header = next(n for n, line in enumerate(lines) if line.startswith("IMAGE "))
+    return [tuple(line.removeprefix("├─").removeprefix("└─").split()) for line in lines[header + 1 :] if line.strip()]
+
+
 def listed_content(host: str, image_id: str) -> int:
     """What the CLI adds up as an image's CONTENT SIZE: the content of every manifest the engine lists for it."""
     api = docker.APIClient(base_url=host, version="1.47", timeout=60)

@@ -13,6 +13,7 @@ import pytest
 
 from macros import render
 from macros.errors import LivedocsError
+from macros.measurement import Step
 from macros.pages import MACROS, Pages, macros
 from tests.fakes import chapter_facts
 
@@ -451,3 +452,34 @@ def test_figures_of_two_platforms_name_the_platform_and_apple_silicon() -> None:
         f"{claim} containerd, linux/arm64: size(go-app-multi) is 17MB",
         f"{claim} overlay2, linux/amd64: size(go-app-multi) is 8.7MB",
     ]
+
+
+def test_durations_of_an_emulated_platform_say_so_and_its_sizes_do_not() -> None:
+    """Figures of arm64 built under QEMU on an amd64 machine: a duration and a build listing say
+    "under emulation" (it is not what an arm64 machine takes), the provenance box names the
+    emulation, and a size reads as any other."""
+    from dataclasses import replace
+
+    pages = _two_platforms()
+    arm64 = pages.views[1]
+    step = Step(9, "RUN go build -o /out/webapp .", cached=False, label="build 4/4", seconds=171.3)
+    for tag, measured in list(arm64.measurements.items()):
+        assert measured.engine is not None
+        emulated = replace(measured.engine, platform="linux/arm64", emulated_on="linux/amd64")
+        arm64.measurements[tag] = replace(measured, engine=emulated, steps=(step,))
+    for view in (pages.views[0], pages.views[2]):
+        view.measurements["go-app-multi"] = replace(
+            view.measurements["go-app-multi"], steps=(replace(step, seconds=21.0),)
+        )
+    text = "go build"
+    pages.begin_page("docs/x.md", f'{{{{ step_seconds("go-app-multi", "{text}") }}}}\n{{{{ size("go-app-multi") }}}}\n')
+    seconds = pages.step_seconds("go-app-multi", text)
+    assert "171.3s under emulation (containerd, arm64)" in seconds and seconds.count("under emulation") == 1, seconds
+    assert "21.0s (containerd, amd64)" in seconds, seconds
+    assert "17MB (containerd, arm64)" in pages.size("go-app-multi")
+    pages.begin_page("docs/y.md", '{{ build_steps("go-app-multi") }}\n{{ provenance() }}\n')
+    listing = pages.build_steps("go-app-multi")
+    assert listing.count('title="built for linux/arm64 under QEMU emulation on linux/amd64"') == 1, listing
+    box = pages.provenance()
+    assert "linux/arm64 under QEMU emulation on linux/amd64" in box
+    assert "**Emulated:** built for linux/arm64 on linux/amd64 with QEMU" in box

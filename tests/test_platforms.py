@@ -1,17 +1,22 @@
 """Figures of another platform (linux/arm64, built under emulation) beside the engine's own,
 on both image stores: measured with `LIVEDOCS_PLATFORMS` / `platforms:`, never replacing the
-other platform's figures, and equal to what each store's `docker images` prints."""
+other platform's figures, and equal to what each store's `docker images` and `docker images --tree` print."""
 
 from __future__ import annotations
 
+import html as htmllib
+import re
 import uuid
 
 import pytest
 
-from macros.units import human_size
+from macros.measurement import Measurement
+from macros.render import image_tree, tree_rows
+from macros.units import human_size, short_id
 
 from .conftest import TinySite, store_engines
 from .helpers import docker_cli
+from .test_image_tree import cli_tree_rows
 
 pytestmark = pytest.mark.engine
 
@@ -31,7 +36,10 @@ images:
       paths: ["/arch"]
       timeout: 60
 """
-PAGE = "# Arch\n\nIt weighs {{ size('fixture-arch') }}.\n\n{{ response('fixture-arch', '/arch') }}\n"
+PAGE = (
+    "# Arch\n\nIt weighs {{ size('fixture-arch') }}.\n\n{{ response('fixture-arch', '/arch') }}\n\n"
+    "{{ images_tree('fixture-arch') }}\n"
+)
 
 
 def platforms(site: TinySite, *names: str) -> None:
@@ -80,6 +88,18 @@ def test_arm64_figures_come_beside_the_amd64_ones_on_both_stores(site: TinySite)
         listed = docker_cli("images", "--format", "{{.Size}}", tag, host=host)
         assert human_size(entry["size_bytes"]) == listed, store
         assert f"{listed} ({store}, arm64)" in page, page
+        # `docker images --tree`: the image's row, and on the containerd store its platform's row
+        ours = [
+            (short_id(row.image_id), row.disk_usage, row.content_size)
+            for top in tree_rows([("fixture-arch", Measurement.from_json(entry))], store)
+            for row in (top, *top.children)
+        ]
+        cli = [row[1:4] for row in cli_tree_rows(host, tag)]
+        assert ours == cli, store
+        assert [row[0] for row in cli_tree_rows(host, tag)][1:] == (["linux/arm64"] if store == "containerd" else [])
+        shown = htmllib.unescape(re.sub(r"<[^>]+>", "", page))
+        for line in image_tree(tree_rows([("fixture-arch", Measurement.from_json(entry))], store), True).splitlines():
+            assert line.rstrip() in shown, (store, line)
 
     again = site.build(engines=engines)
     assert again.code == 0, again.output

@@ -1,0 +1,3 @@
+module example.com/multi-platform
+
+go 1.21
