@@ -40,6 +40,7 @@ from .measurement import (
     failure_of,
     image_of,
     media_type_of,
+    platform_id_of,
     platform_row_of,
     secret_layers_of,
 )
@@ -522,6 +523,11 @@ FUNCTIONS: dict[str, Function] = {
         lambda f, a, note: float(
             platform_row_of(image_of(f.measurement(a[0]), a[0]), a[0], a[1], f.store).content_bytes
         ),
+    ),
+    "platform_id": Function(
+        ("image", "text"),
+        "text",
+        lambda f, a, note: platform_id_of(image_of(f.measurement(a[0]), a[0]), a[0], a[1], f.store),
     ),
     "build_output": Function(
         ("image", "text"), "text", lambda f, a, note: build_output(image_of(f.measurement(a[0]), a[0]), a[0], a[1])

@@ -240,11 +240,11 @@ class LiveSource(Source):
             self._keep_median(tag, made[tag], say)
 
     def _build_again(self, spec: ImageSpec, say: Progress) -> Measurement:
-        """One more build of an image built `after:` another, after the same edit; the image it
-        replaces under the tag stays until the rounds are compared."""
-        assert spec.after is not None
+        """One more build of an image: after the same edit, if it is built `after:` another (else
+        as it is: its `no_cache_filter` stages run again); the image it replaces under the tag
+        stays until the rounds are compared."""
         plan = self.planner.plan(spec, self.specs, self.image_map)
-        base = self.planner.plan(self.specs[spec.after], self.specs, self.image_map)
+        base = self.planner.plan(self.specs[spec.after], self.specs, self.image_map) if spec.after else None
         return self.measurer.build(plan, base, self.image_map, None, say)
 
     def _keep_median(self, tag: str, made: list[Measurement], say: Progress) -> None:

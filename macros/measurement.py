@@ -362,6 +362,17 @@ def platform_row_of(measurement: Measurement, tag: str, platform: str, store: st
     raise LivedocsError(f"{tag} holds no {platform} image (it holds {held})")
 
 
+def platform_id_of(measurement: Measurement, tag: str, platform: str, store: str) -> str:
+    """The ID of the image of one platform under the tag: on the containerd store its row's
+    (the platform's manifest: `docker image inspect --platform`), on a graph driver the image's
+    own (one platform per tag), if it is of that platform."""
+    if measurement.platform_rows:
+        return platform_row_of(measurement, tag, platform, store).image_id
+    if measurement.architecture and measurement.architecture != platform:
+        raise LivedocsError(f"{tag} is a {measurement.architecture} image on the {store} store, not {platform}")
+    return measurement.image_id
+
+
 def media_type_of(measurement: Measurement, tag: str, store: str) -> str:
     """The media type of the image's descriptor; NotMeasuredHere on a store that has none (overlay2)."""
     if not measurement.media_type:

@@ -30,6 +30,7 @@ from .measurement import (
     failure_of,
     image_of,
     media_type_of,
+    platform_id_of,
     platform_row_of,
     secret_layers_of,
 )
@@ -263,6 +264,11 @@ class Pages:
     def platform_content_size(self, view: Facts, tag: str, platform: str) -> str:
         """CONTENT SIZE of one platform's row under the tag (`docker images --tree`, containerd store)."""
         return human_size(platform_row_of(self.image(view, tag), tag, platform, view.store).content_bytes)
+
+    @macro("inline")
+    def platform_id(self, view: Facts, tag: str, platform: str) -> str:
+        """The ID of the tag's image for `platform` (`docker image inspect --platform`), short."""
+        return short_id(platform_id_of(self.image(view, tag), tag, platform, view.store))
 
     @macro("inline")
     def media_type(self, view: Facts, tag: str) -> str:

@@ -163,6 +163,7 @@ def _multi_facts() -> tuple[FakeFacts, FakeFacts]:
         ("platform_size(both, 'linux/arm64') < platform_size(both, 'linux/amd64')", True),
         ("media_type(both) == 'application/vnd.oci.image.index.v1+json'", True),
         ("architecture(both) == 'linux/arm64'", False),
+        ("platform_id(both, 'linux/arm64') == 'sha256:" + "b" * 64 + "'", True),
     ],
 )
 def test_per_platform_claims_are_checked_on_the_containerd_store_and_skip_overlay2(claim: str, holds: bool) -> None:
@@ -174,6 +175,14 @@ def test_per_platform_claims_are_checked_on_the_containerd_store_and_skip_overla
     assert claims.check(fails, overlay2).holds
     with pytest.raises(NotMeasuredHere):
         claims.check(fails, containerd)
+
+
+def test_a_platforms_id_on_a_graph_driver_is_the_images_own_if_it_is_of_that_platform() -> None:
+    arm = replace(chapter_facts().measurements["go-app-multi"], architecture="linux/arm64")
+    overlay2 = FakeFacts({"arm": arm}, store="overlay2")
+    assert claims.check(claims.parse(f"platform_id(arm, 'linux/arm64') == '{arm.image_id}'"), overlay2).holds
+    with pytest.raises(LivedocsError, match="arm is a linux/arm64 image on the overlay2 store, not linux/amd64"):
+        claims.check(claims.parse("platform_id(arm, 'linux/amd64') == 'x'"), overlay2)
 
 
 def test_a_platform_the_image_does_not_hold_is_an_error_naming_those_it_holds() -> None:

@@ -50,6 +50,7 @@ def test_every_macro_is_registered_once_under_its_name() -> None:
     assert set(functions) == set(MACROS) == {
         "size", "content_size", "context_size", "step_seconds", "layer_size", "uid", "image_id", "reduction",
         "images_table", "images_tree", "platform_size", "platform_content_size", "media_type", "architecture",
+        "platform_id",
         "build_output",
         "layers", "size_chart", "response",
         "build_error", "build_steps", "cached_steps", "secret_layers", "by_provenance", "provenance", "claim",
