@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from .errors import ClaimSyntaxError, LivedocsError
 from .measurement import (
     Measurement,
+    architecture_of,
     build_output,
     content_size_of,
     context_bytes_of,
@@ -508,7 +509,9 @@ FUNCTIONS: dict[str, Function] = {
         lambda f, a, note: float(secret_layers_of(image_of(f.measurement(a[0]), a[0]), a[0], a[1])),
     ),
     "image_id": Function(("image",), "text", lambda f, a, note: image_of(f.measurement(a[0]), a[0]).image_id),
-    "architecture": Function(("image",), "text", lambda f, a, note: image_of(f.measurement(a[0]), a[0]).architecture),
+    "architecture": Function(
+        ("image",), "text", lambda f, a, note: architecture_of(image_of(f.measurement(a[0]), a[0]), a[0])
+    ),
     "media_type": Function(
         ("image",), "text", lambda f, a, note: media_type_of(image_of(f.measurement(a[0]), a[0]), a[0], f.store)
     ),

@@ -165,7 +165,7 @@ class Measurement:
     # each declared secret (`secrets:` in livedocs.yml): how many of the image's layers hold a
     # file containing its bytes, counted in the image as `docker save` exports it
     secret_layers: Mapping[str, int] = field(default_factory=dict)
-    architecture: str = ""  # `docker image inspect`'s Os/Architecture[/Variant]: linux/arm64
+    image_platform: str = ""  # `docker image inspect`'s Os/Architecture[/Variant]: linux/arm64
     media_type: str = ""  # the containerd store's descriptor: an OCI index or a manifest ("" on overlay2)
     platform_rows: tuple[PlatformRow, ...] = ()  # the containerd store's rows under the tag, per platform
     # a build meant to fail
@@ -241,8 +241,8 @@ class Measurement:
             data["process_uid"] = self.process_uid
         if self.secret_layers:
             data["secret_layers"] = dict(sorted(self.secret_layers.items()))
-        if self.architecture:
-            data["architecture"] = self.architecture
+        if self.image_platform:
+            data["image_platform"] = self.image_platform
         if self.media_type:
             data["media_type"] = self.media_type
         if self.platform_rows:
@@ -297,7 +297,7 @@ class Measurement:
                     for path, r in (data.get("responses") or {}).items()
                 },
                 process_uid=int(data["process_uid"]) if data.get("process_uid") is not None else None,
-                architecture=str(data.get("architecture", "")),
+                image_platform=str(data.get("image_platform", "")),
                 media_type=str(data.get("media_type", "")),
                 platform_rows=tuple(
                     PlatformRow(
@@ -368,9 +368,17 @@ def platform_id_of(measurement: Measurement, tag: str, platform: str, store: str
     own (one platform per tag), if it is of that platform."""
     if measurement.platform_rows:
         return platform_row_of(measurement, tag, platform, store).image_id
-    if measurement.architecture and measurement.architecture != platform:
-        raise LivedocsError(f"{tag} is a {measurement.architecture} image on the {store} store, not {platform}")
+    if measurement.image_platform and measurement.image_platform != platform:
+        raise LivedocsError(f"{tag} is a {measurement.image_platform} image on the {store} store, not {platform}")
     return measurement.image_id
+
+
+def architecture_of(measurement: Measurement, tag: str) -> str:
+    """The image's Architecture, as `docker image inspect --format '{{.Architecture}}'` prints it."""
+    parts = measurement.image_platform.split("/")
+    if len(parts) < 2:
+        raise LivedocsError(f"{tag} was measured before image platforms were recorded: build it again")
+    return parts[1]
 
 
 def media_type_of(measurement: Measurement, tag: str, store: str) -> str:

@@ -202,7 +202,7 @@ class Measurer:
             listing=built.listing,
             context_bytes=built.context_bytes,
             content_size_bytes=listed.content_bytes,
-            architecture=info.platform,
+            image_platform=info.platform,
             media_type=info.media_type,
             platform_rows=listed.platforms if plan.spec.platforms or plan.platform else (),
         )

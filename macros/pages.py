@@ -24,6 +24,7 @@ from .logs import log, problems
 from .measurement import (
     Measurement,
     NotMeasuredHere,
+    architecture_of,
     build_output,
     content_size_of,
     context_bytes_of,
@@ -278,7 +279,7 @@ class Pages:
     @macro("inline")
     def architecture(self, view: Facts, tag: str) -> str:
         """The image's platform, as `docker image inspect` gives its Os and Architecture."""
-        return self.image(view, tag).architecture or "unknown"
+        return architecture_of(self.image(view, tag), tag)
 
     @macro("inline")
     def build_output(self, view: Facts, tag: str, text: str) -> str:

@@ -146,7 +146,7 @@ def _multi_facts() -> tuple[FakeFacts, FakeFacts]:
         platform_rows=rows,
         media_type="application/vnd.oci.image.index.v1+json",
         content_size_bytes=12_000_000,
-        architecture="linux/amd64",
+        image_platform="linux/amd64",
         varies_by_store=True,
     )
     failed = replace(base, size_bytes=None, error="ERROR: failed to build: Multi-platform build is not supported")
@@ -162,7 +162,8 @@ def _multi_facts() -> tuple[FakeFacts, FakeFacts]:
         ("content_size(both) > 1.8 * platform_content_size(both, 'linux/amd64')", True),
         ("platform_size(both, 'linux/arm64') < platform_size(both, 'linux/amd64')", True),
         ("media_type(both) == 'application/vnd.oci.image.index.v1+json'", True),
-        ("architecture(both) == 'linux/arm64'", False),
+        ("architecture(both) == 'arm64'", False),
+        ("architecture(both) == 'amd64'", True),
         ("platform_id(both, 'linux/arm64') == 'sha256:" + "b" * 64 + "'", True),
     ],
 )
@@ -178,7 +179,7 @@ def test_per_platform_claims_are_checked_on_the_containerd_store_and_skip_overla
 
 
 def test_a_platforms_id_on_a_graph_driver_is_the_images_own_if_it_is_of_that_platform() -> None:
-    arm = replace(chapter_facts().measurements["go-app-multi"], architecture="linux/arm64")
+    arm = replace(chapter_facts().measurements["go-app-multi"], image_platform="linux/arm64")
     overlay2 = FakeFacts({"arm": arm}, store="overlay2")
     assert claims.check(claims.parse(f"platform_id(arm, 'linux/arm64') == '{arm.image_id}'"), overlay2).holds
     with pytest.raises(LivedocsError, match="arm is a linux/arm64 image on the overlay2 store, not linux/amd64"):
