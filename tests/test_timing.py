@@ -69,3 +69,42 @@ def test_timing_rounds_build_each_side_in_turn_and_keep_the_median(site: TinySit
     again = site.build()
     assert again.code == 0, again.output
     assert "livedocs: building" not in again.output and "timing round" not in again.output
+
+
+NO_CACHE_MANIFEST = """\
+images:
+  fixture-timed-slow: {no_cache_filter: [work]}
+  fixture-timed-fast:
+    dockerfile: Dockerfile.fast
+    no_cache_filter: [work]
+    together: fixture-timed-slow
+"""
+STAGED = (
+    "FROM alpine:3.19 AS work\nRUN sleep {pause} && echo {nonce} > /done\n"
+    "FROM alpine:3.19\nCOPY --from=work /done /done\n"
+)
+
+
+def test_timing_rounds_of_images_built_as_they_are_run_their_no_cache_stages_again(site: TinySite) -> None:
+    """Chapter 3's pair: timed images with no `after:` (no edit) whose `no_cache_filter` stage
+    runs on every build; each round builds them again as they are, and that stage ran (DONE,
+    not CACHED) in the round each keeps."""
+    folder = site.root / "examples" / "staged"
+    folder.mkdir(parents=True)
+    nonce = uuid.uuid4()
+    (folder / "Dockerfile").write_text(STAGED.format(pause="0.6", nonce=nonce))
+    (folder / "Dockerfile.fast").write_text(STAGED.format(pause="0.1", nonce=nonce))
+    (folder / "livedocs.yml").write_text(NO_CACHE_MANIFEST)
+    config = site.root / "mkdocs.yml"
+    config.write_text(config.read_text() + "extra:\n  livedocs:\n    timing_rounds: 2\n")
+    compared = "step_seconds(fixture-timed-slow, 'sleep') > 2 * step_seconds(fixture-timed-fast, 'sleep')"
+    site.write(f'# t\n{{{{ claim("{compared}") }}}}\n')
+    built = site.build()
+    assert built.code == 0, built.output
+    rounds = re.findall(r"livedocs: timing round (\d) of 2: (\S+)", built.output)
+    assert rounds == [("2", "fixture-timed-slow"), ("2", "fixture-timed-fast")], built.output
+    record = by_store(built.record()["images"])
+    for tag in ("fixture-timed-slow", "fixture-timed-fast"):
+        steps = record[tag]["overlay2"]["build"]["steps"]
+        (work,) = [step for step in steps if "sleep" in step["instruction"]]
+        assert not work["cached"] and work["seconds"] is not None, steps
