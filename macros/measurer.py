@@ -67,7 +67,8 @@ class Measurer:
         folder = folders.of(base.spec.tag) if base is not None else None
         if base is not None and folder is None:  # its folder is gone: send the base once first
             folder = folders.fresh(base.spec.example)
-            sending = f"livedocs: sending the context of {base.spec.tag} before {spec.tag}'s edit"
+            then = f"{spec.tag}'s edit" if spec.edit else spec.tag
+            sending = f"livedocs: sending the context of {base.spec.tag} before {then}"
             with locked(folders.lock(folder)), self._alone_on_the_machine(say, sending):
                 self._build_from(builder, base, base.context, folder, cache_only=True)
             folders.record(base.spec.tag, folder)
