@@ -215,11 +215,13 @@ class Workbench:
                 setattr(total, name, getattr(total, name) + getattr(view.summary, name))
         return total
 
-    @staticmethod
-    def _prepare_view(view: Source, wanted: list[str], say: Callable[[str], None], several: bool) -> None:
+    def _prepare_view(self, view: Source, wanted: list[str], say: Callable[[str], None], several: bool) -> None:
         before = Summary(**vars(view.summary))
         started = time.monotonic()
-        where = f" on {view.store}" if several and view.live else ""
+        # the store, and the platform where the views cover several: `on overlay2 (linux/arm64)`
+        platforms = {other.platform for other in self.views}
+        platform = f" ({view.platform})" if len(platforms) > 1 else ""
+        where = f" on {view.store}{platform}" if several and view.live else ""
         view.prepare(wanted, say if not where else lambda line: say(f"{line}{where}"))
         now = view.summary
         now.seconds += time.monotonic() - started
