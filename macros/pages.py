@@ -19,20 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import claims, render
+from . import measurement as measured_as
 from .errors import LivedocsError
 from .logs import log, problems
 from .measurement import (
     Measurement,
     NotMeasuredHere,
-    architecture_of,
-    build_output,
     content_size_of,
     context_bytes_of,
     failure_of,
     image_of,
-    media_type_of,
-    platform_id_of,
-    platform_row_of,
     secret_layers_of,
 )
 from .sources import Facts
@@ -259,32 +255,34 @@ class Pages:
     @macro("inline")
     def platform_size(self, view: Facts, tag: str, platform: str) -> str:
         """DISK USAGE of one platform's row under the tag (`docker images --tree`, containerd store)."""
-        return human_size(platform_row_of(self.image(view, tag), tag, platform, view.store).disk_bytes)
+        return human_size(measured_as.platform_row_of(self.image(view, tag), tag, platform, view.store).disk_bytes)
 
     @macro("inline")
     def platform_content_size(self, view: Facts, tag: str, platform: str) -> str:
         """CONTENT SIZE of one platform's row under the tag (`docker images --tree`, containerd store)."""
-        return human_size(platform_row_of(self.image(view, tag), tag, platform, view.store).content_bytes)
+        return human_size(measured_as.platform_row_of(self.image(view, tag), tag, platform, view.store).content_bytes)
 
     @macro("inline")
     def platform_id(self, view: Facts, tag: str, platform: str) -> str:
         """The ID of the tag's image for `platform` (`docker image inspect --platform`), short."""
-        return short_id(platform_id_of(self.image(view, tag), tag, platform, view.store))
+        return short_id(measured_as.platform_id_of(self.image(view, tag), tag, platform, view.store))
 
     @macro("inline")
     def media_type(self, view: Facts, tag: str) -> str:
         """`docker image inspect --format '{{.Descriptor.MediaType}}'` (the containerd store only)."""
-        return media_type_of(self.image(view, tag), tag, view.store)
+        return measured_as.media_type_of(self.image(view, tag), tag, view.store)
 
     @macro("inline")
     def architecture(self, view: Facts, tag: str) -> str:
         """The image's platform, as `docker image inspect` gives its Os and Architecture."""
-        return architecture_of(self.image(view, tag), tag)
+        return measured_as.architecture_of(self.image(view, tag), tag)
 
     @macro("inline")
     def build_output(self, view: Facts, tag: str, text: str) -> str:
         """What the build step whose instruction contains `text` printed."""
-        return "; ".join(f"`{line}`" for line in build_output(self.image(view, tag), tag, text).splitlines())
+        return "; ".join(
+            f"`{line}`" for line in measured_as.build_output(self.image(view, tag), tag, text).splitlines()
+        )
 
     @macro("block")
     def layers(self, view: Facts, tag: str) -> str:

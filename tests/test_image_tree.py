@@ -49,17 +49,19 @@ def test_the_view_is_laid_out_as_docker_cli_29_golden_file() -> None:
 # docker/cli v29 (28f7560), tree_test.go cases "expanded-view-with-platforms" and
 # "untagged-with-platforms" (their views have imageSpacing set), and their golden files
 # (testdata/tree-command-success.<case>.golden), line by line.
+def _platforms(name: str, ids: str, sizes: list[tuple[str, str]], used: str = "") -> TreeRow:
+    """An image and its two platforms' rows as the golden cases give them: IDs of repeated
+    letters, (DISK USAGE, CONTENT SIZE) each, `used`: the letters of the rows in use."""
+    top, *platforms = [
+        TreeRow(label, "sha256:" + letter * 64, disk, content, in_use=letter in used)
+        for label, letter, (disk, content) in zip([name, "linux/amd64", "linux/arm64"], ids, sizes, strict=True)
+    ]
+    return replace(top, children=tuple(platforms))
+
+
 GOLDEN_PLATFORM_ROWS = [
-    TreeRow(
-        "multiplatform:latest",
-        "sha256:" + "a" * 64,
-        "25.5 MB",
-        "20.2 MB",
-        in_use=True,
-        children=(
-            TreeRow("linux/amd64", "sha256:" + "b" * 64, "12.1 MB", "10.0 MB"),
-            TreeRow("linux/arm64", "sha256:" + "c" * 64, "13.4 MB", "10.2 MB", in_use=True),
-        ),
+    _platforms(
+        "multiplatform:latest", "abc", [("25.5 MB", "20.2 MB"), ("12.1 MB", "10.0 MB"), ("13.4 MB", "10.2 MB")], "ac"
     )
 ]
 GOLDEN_PLATFORMS = (
@@ -69,18 +71,7 @@ GOLDEN_PLATFORMS = (
     "└─ linux/arm64         cccccccccccc      13.4 MB        10.2 MB   U    \n"
     "\n"
 )
-GOLDEN_UNTAGGED_ROWS = [
-    TreeRow(
-        "",
-        "sha256:" + "d" * 64,
-        "18.5 MB",
-        "15.2 MB",
-        children=(
-            TreeRow("linux/amd64", "sha256:" + "e" * 64, "9.2 MB", "7.6 MB"),
-            TreeRow("linux/arm64", "sha256:" + "f" * 64, "9.3 MB", "7.6 MB"),
-        ),
-    )
-]
+GOLDEN_UNTAGGED_ROWS = [_platforms("", "def", [("18.5 MB", "15.2 MB"), ("9.2 MB", "7.6 MB"), ("9.3 MB", "7.6 MB")])]
 GOLDEN_UNTAGGED = (
     "IMAGE                ID             DISK USAGE   CONTENT SIZE   EXTRA\n"
     "<untagged>           dddddddddddd      18.5 MB        15.2 MB        \n"
