@@ -219,7 +219,8 @@ class LiveSource(Source):
         group's members in turn (a, b, a, b, ...), and each keeps its median round: that
         build's image is tagged and recorded, the other rounds' images go."""
         for tag in group:
-            self.resolve(tag, say)
+            if tag not in self.entries and tag not in self.problems:  # an independent member is resolved already
+                self.resolve(tag, say)
         rounds = self.settings.timing_rounds
         timed = [tag for tag in group if tag in self._built and tag not in self.problems]
         if rounds == 1 or not timed:
@@ -318,7 +319,9 @@ class LiveSource(Source):
         try:
             answered = runs.http_check(
                 self.engine,
-                measurement.image_id,
+                # `docker run --platform P TAG`, as the reader runs it: the engine picks P's image out of
+                # the tag's index (by the index's ID, Docker 28 takes none of its images: "no command specified")
+                self.engine_tag(spec.tag) if run.platform else measurement.image_id,
                 port=run.port,
                 paths=paths,
                 timeout=run.timeout,

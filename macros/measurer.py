@@ -135,7 +135,7 @@ class Measurer:
         )
 
     def _request(self, plan: Plan, context: BuildContext, tag: str) -> BuildRequest:
-        labels = {LABEL_KEY: plan.key, LABEL_EXAMPLE: plan.spec.example}
+        labels = {LABEL_KEY: plan.key, LABEL_EXAMPLE: plan.spec.example} if plan.labelled else {}
         spec = plan.spec
         return BuildRequest(
             context,

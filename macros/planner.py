@@ -37,6 +37,13 @@ class Plan:
     fails: bool = False  # the build must fail on this engine's image store
 
     @property
+    def labelled(self) -> bool:
+        """Whether the image carries the site's labels (its key). An image built with its own
+        `platforms:` does not: chapter 3 compares the IDs of two builds' images, and labels are
+        part of an image's configuration, so its ID. Its image is then known by its ID alone."""
+        return not self.spec.platforms
+
+    @property
     def build_platforms(self) -> str | None:
         """`--platform`: the image's own platforms (`platforms:`), else this view's platform
         when it is not the engine's own, else none."""
@@ -46,6 +53,11 @@ class Plan:
     def engine_tag(self) -> str:
         """The tag the image has in the engine (`engine_tag`)."""
         return engine_tag(self.spec.tag, self.platform)
+
+
+def _labelled_as(labels: Mapping[str, str], plan: Plan) -> bool:
+    """Whether an image's labels are those `plan` builds it with: its key, or none (`Plan.labelled`)."""
+    return labels.get(LABEL_KEY) == (plan.key if plan.labelled else None)
 
 
 def engine_tag(tag: str, platform: str | None) -> str:
@@ -144,7 +156,7 @@ class Planner:
         if plan.fails:
             return recorded if recorded.error is not None else None
         existing = self.index.tagged(plan.engine_tag)
-        if existing is None or existing.labels.get(LABEL_KEY) != plan.key or existing.id != recorded.image_id:
+        if existing is None or not _labelled_as(existing.labels, plan) or existing.id != recorded.image_id:
             return None
         return recorded
 
@@ -156,7 +168,7 @@ class Planner:
             return None
         if not plan.fails:
             existing = self.index.inspect_now(plan.engine_tag)  # now, not from this build's first listing
-            if existing is None or existing.labels.get(LABEL_KEY) != plan.key or existing.id != shared.image_id:
+            if existing is None or not _labelled_as(existing.labels, plan) or existing.id != shared.image_id:
                 return None
         elif shared.error is None:
             return None

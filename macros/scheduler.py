@@ -76,9 +76,12 @@ def run(
     """Resolve every tag: independent examples on up to `workers` threads, `after:` images last.
 
     `workers=0` resolves everything in the calling thread, one image after another: what a
-    profiler that sees one thread wants (LIVEDOCS_WORKERS=0). The `after:` images of a
-    `together` group go to `resolve_together` at once, in dependency order, when its last
-    member's turn comes (every member's `after:` image is resolved by then).
+    profiler that sees one thread wants (LIVEDOCS_WORKERS=0). A `together` group goes to
+    `resolve_together` at once, in dependency order, when its last `after:` member's turn
+    comes (every member's `after:` image is resolved by then), or, if none of its members is
+    built `after:` another, once the independent images are resolved; its independent
+    members are resolved among those first, and `resolve_together` gets them too (their
+    timing rounds are the group's).
     """
     wanted = set(tags)
     independent = sorted(t for t in wanted if specs[t].after is None)
@@ -86,15 +89,21 @@ def run(
     for tag in independent:
         groups.setdefault(specs[tag].example, []).append(tag)
     (in_threads if workers > 0 else in_sequence)(sorted(groups.values(), key=len, reverse=True), resolve, workers)
-    ordered = [tag for tag in dependency_order(specs, wanted) if specs[tag].after is not None]
-    together = [group & set(ordered) for group in together_groups(specs)] if resolve_together else []
+    everything = dependency_order(specs, wanted)
+    ordered = [tag for tag in everything if specs[tag].after is not None]
+    together = [group & wanted for group in together_groups(specs)] if resolve_together else []
+    together = [group for group in together if group]
+    for group in together:
+        if not group & set(ordered):  # no member built after another: its turn is now
+            assert resolve_together is not None
+            resolve_together([t for t in everything if t in group])
     for tag in ordered:
         group = next((g for g in together if tag in g), None)
         if group is None:
             resolve(tag)
         elif tag == [t for t in ordered if t in group][-1]:
             assert resolve_together is not None
-            resolve_together([t for t in ordered if t in group])
+            resolve_together([t for t in everything if t in group])
 
 
 def in_threads(groups: list[list[str]], resolve: Callable[[str], None], workers: int) -> None:
