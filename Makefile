@@ -7,7 +7,8 @@
 #   make engine    make sure a Docker engine answers (as root, where none does: installs a
 #                  current one from Debian unstable and starts two, one per image store)
 #   make standins  build the offline stand-in base images into the engine(s)
-#   make bench     speed ratios (BENCH_ARGS="--quick --cold both_stores" for a part)
+#   make bench     speed ratios (BENCH_ARGS="--quick --cold both_stores" for a part; the cold
+#                  row both_platforms, amd64 and arm64 at once, only with --cold both_platforms)
 
 PYTHON ?= python3
 VENV   ?= .venv

@@ -21,6 +21,19 @@ from types import ModuleType
 import pytest
 
 from macros.examples import load_examples
+from scripts.benchmark import cli, cold
+from scripts.benchmark.config import (
+    BUILD_TIMEOUT,
+    COLD_ROWS,
+    COLD_TARGET,
+    DEFAULT_COLD_ROWS,
+    DEFAULT_IMAGE_MAP,
+    PLATFORMS_BUILD_TIMEOUT,
+    BenchError,
+)
+from scripts.benchmark.samples import new_samples
+from scripts.benchmark.site import child_env
+from scripts.harness.children import ChildRun
 from scripts.probes import processes_naming
 
 from .conftest import REPO, TinySite
@@ -113,9 +126,9 @@ def test_quick_bench_writes_positive_figures_and_leaves_the_record_alone(tmp_pat
     assert images == 3
     assert pair["site"]["summary"].startswith(f"livedocs: built {images}, cached 0"), pair["site"]["summary"]
     assert len(pair["by_hand"]["seconds_by_build"]) == images
-    assert all(
-        build.startswith("docker buildx build --progress=plain -t ") for build in latest["details"]["cli_builds"]
-    )
+    [listed] = latest["details"]["cli_builds"].values()  # the one_store row's
+    assert len(listed) == images
+    assert all(build.startswith("docker buildx build --progress=plain -t ") for build in listed)
 
     # The table names every measurement and shows the previous run beside the new one.
     for item in measurements.values():
@@ -202,3 +215,234 @@ def test_a_verdict_is_the_median_of_the_rounds_ratios_not_a_ratio_of_medians() -
     assert round(of_medians, 2) == 1.23, "what dividing one column's median by the other's says"
     [line] = [line for line in bench.ratio_lines({"measurements": summary}) if "rounds" in line]
     assert "rounds 0.94, 1.99, 0.69; median 0.94 (target <= 1.15) PASS" in line
+
+
+# -- the builds by hand of images with platforms, outcomes per store, a machine (no engine) --
+
+CHAPTER = {
+    "livedocs.yml": """\
+images:
+  app:                           # the machine's own platform
+    dockerfile: Dockerfile
+  app-arm64:                     # emulated: every FROM from the arm64 stand-ins
+    dockerfile: Dockerfile
+    platforms: [linux/arm64]
+    machine: linux/amd64
+    after: app
+  app-cross:                     # cross-compiled: the build stage from the machine's stand-ins
+    dockerfile: Dockerfile.cross
+    platforms: [linux/arm64]
+    machine: linux/amd64
+    no_cache_filter: [build]
+    after: app-arm64
+  app-multi:                     # an image index: the containerd store only
+    dockerfile: Dockerfile.cross
+    platforms: [linux/amd64, linux/arm64]
+    machine: linux/amd64
+    expect: {overlay2: failure, containerd: success}
+    after: app-cross
+  app-broken:                    # fails everywhere
+    dockerfile: Dockerfile
+    expect: failure
+""",
+    "Dockerfile": (
+        "FROM golang:1.21-alpine3.19 AS build\nRUN true\nFROM alpine:3.19\nCOPY --from=build /etc/passwd /p\n"
+    ),
+    "Dockerfile.cross": (
+        "FROM --platform=$BUILDPLATFORM golang:1.21-alpine3.19 AS build\nRUN true\n"
+        "FROM alpine:3.19\nCOPY --from=build /etc/passwd /p\n"
+    ),
+}
+
+
+def chapter(root: Path) -> Path:
+    folder = root / "examples" / "chapter"
+    folder.mkdir(parents=True)
+    for name, text in CHAPTER.items():
+        (folder / name).write_text(text)
+    return root
+
+
+def froms(build: cold.CliBuild) -> list[str]:
+    """The FROM lines of the Dockerfile a build by hand sends."""
+    dockerfile = Path(build.command[build.command.index("-f") + 1])
+    return [line for line in dockerfile.read_text().splitlines() if line.startswith("FROM")]
+
+
+def option(build: cold.CliBuild, name: str) -> str | None:
+    return build.command[build.command.index(name) + 1] if name in build.command else None
+
+
+def test_builds_by_hand_take_each_images_platforms_maps_outcome_per_store_and_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the reader types for each image: `--platform` from `platforms:`, FROM lines from
+    the stand-ins the site maps them to (the arm64 map for an image built for arm64, the
+    machine's for its `FROM --platform=$BUILDPLATFORM` stage), the outcome its store
+    declares, and no build where its `machine:` is not the engine's platform."""
+    monkeypatch.setattr(cold, "machine_platform", lambda: "linux/amd64")
+    specs = load_examples(chapter(tmp_path / "site"))
+
+    builds = cold.cli_builds(specs, str(DEFAULT_IMAGE_MAP), tmp_path / "work")
+
+    assert [build.tag for build in builds] == ["app", "app-arm64", "app-broken", "app-cross", "app-multi"]
+    app, arm64, broken, cross, multi = builds
+    assert option(app, "--platform") is None and app.platforms == ()
+    assert froms(app) == ["FROM standin/golang:1.21-alpine3.19 AS build", "FROM standin/alpine:3.19"]
+    assert option(arm64, "--platform") == "linux/arm64"
+    assert froms(arm64) == ["FROM standin/golang:1.21-alpine3.19-arm64 AS build", "FROM standin/alpine:3.19-arm64"]
+    assert option(cross, "--platform") == "linux/arm64" and option(cross, "--no-cache-filter") == "build"
+    assert froms(cross) == [
+        "FROM --platform=$BUILDPLATFORM standin/golang:1.21-alpine3.19 AS build",
+        "FROM standin/alpine:3.19-arm64",
+    ]
+    # Two platforms: one map for both (on the containerd store the stand-ins hold both).
+    assert option(multi, "--platform") == "linux/amd64,linux/arm64"
+    assert froms(multi) == [
+        "FROM --platform=$BUILDPLATFORM standin/golang:1.21-alpine3.19 AS build",
+        "FROM standin/alpine:3.19",
+    ]
+    for build in builds:
+        assert build.command[:5] == ["docker", "buildx", "build", "--progress=plain", "-t"]
+        assert option(build, "-t") == build.tag and Path(build.command[-1]).is_dir()
+
+    assert multi.expect_failure("overlay2") and not multi.expect_failure("containerd")
+    assert broken.expect_failure("overlay2") and broken.expect_failure("containerd")
+    assert not any(b.expect_failure(store) for b in (app, arm64, cross) for store in ("overlay2", "containerd"))
+    assert all(build.runs_on("linux/amd64") for build in builds)
+    assert [build.tag for build in builds if build.runs_on("linux/arm64")] == ["app", "app-broken"]
+    # The arm64 stand-ins go into the throwaway engines only where a build needs them.
+    assert cold.standin_platforms(builds) == "native,linux/arm64"
+    assert cold.standin_platforms([app, broken]) == "native"
+
+
+def test_the_both_platforms_row_builds_each_image_again_as_the_sites_arm64_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """both_platforms by hand: each image, then (right after it, so in `after:` order) the same
+    Dockerfile for arm64 under the site's tag for it, FROM lines from the arm64 map, but not
+    an image measured on amd64 machines only; the other rows build no image twice."""
+    monkeypatch.setattr(cold, "machine_platform", lambda: "linux/amd64")
+    specs = load_examples(chapter(tmp_path / "site"))
+
+    one_store = cold.row_builds(specs, str(DEFAULT_IMAGE_MAP), tmp_path / "work", "one_store")
+    both = cold.row_builds(specs, str(DEFAULT_IMAGE_MAP), tmp_path / "work", "both_platforms")
+
+    assert [build.tag for build in one_store] == ["app", "app-arm64", "app-broken", "app-cross", "app-multi"]
+    assert [(build.tag, build.view) for build in both] == [
+        ("app", None),
+        ("app:latest-linux-arm64", "linux/arm64"),
+        ("app-arm64", None),
+        ("app-broken", None),
+        ("app-broken:latest-linux-arm64", "linux/arm64"),
+        ("app-cross", None),
+        ("app-multi", None),
+    ]
+    again = both[1]
+    assert option(again, "--platform") == "linux/arm64" and option(again, "-t") == "app:latest-linux-arm64"
+    assert froms(again) == ["FROM standin/golang:1.21-alpine3.19-arm64 AS build", "FROM standin/alpine:3.19-arm64"]
+    assert Path(again.command[-1]) != Path(both[0].command[-1]), "a folder of its own: another Dockerfile"
+    assert froms(both[0]) == froms(one_store[0])
+    assert both[4].expect_failure("containerd") and not again.expect_failure("containerd")
+    assert all(build.runs_on("linux/amd64") for build in both)
+    assert cold.standin_platforms(both) == "native,linux/arm64"
+
+
+class FakeEngine:
+    def __init__(self, store: str) -> None:
+        self.store = store
+        self.host = f"unix:///fake/{store}.sock"
+
+
+def test_builds_by_hand_are_judged_by_the_engines_store_and_skipped_off_their_machine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A multi-platform build that fails on overlay2 and succeeds on containerd is as declared;
+    the other way round is a BenchError naming it; an amd64-only image is not built on an
+    arm64 engine (and that is said), the others are."""
+    specs = load_examples(chapter(tmp_path / "site"))
+    builds = cold.cli_builds(specs, str(DEFAULT_IMAGE_MAP), tmp_path / "work")
+    platforms = {"overlay2": "linux/amd64", "containerd": "linux/amd64"}
+    monkeypatch.setattr(cold, "engine_platform", lambda engine: platforms[engine.store])
+    ran: list[tuple[str, str]] = []
+
+    def run_child(command: list[str], *, cwd: Path, env: dict[str, str], timeout: float = 0) -> ChildRun:
+        store = "overlay2" if env["DOCKER_HOST"].endswith("overlay2.sock") else "containerd"
+        tag = command[command.index("-t") + 1]
+        ran.append((tag, store))
+        multi_fails = "--platform" in command and "," in command[command.index("--platform") + 1]
+        failed = tag == "app-broken" or (multi_fails and store == outcome["multi fails on"])
+        return ChildRun(1.0, 1.0, 1 if failed else 0, "#5 CACHED\n" if tag == "app-cross" else "")
+
+    monkeypatch.setattr(cold, "run_child", run_child)
+    outcome = {"multi fails on": "overlay2"}
+    engines = [FakeEngine("overlay2"), FakeEngine("containerd")]
+
+    done = cold.build_by_hand(builds, engines)
+
+    assert len(ran) == 10 and done.seconds == 10.0 and done.cached_steps == 2
+    assert set(done.seconds_by_build) == {f"{b.tag} on {e.store}" for e in engines for b in builds}
+    assert done.skipped == []
+
+    outcome["multi fails on"] = "containerd"
+    with pytest.raises(BenchError) as raised:
+        cold.build_by_hand(builds, engines)
+    assert "app-multi on overlay2: exit 0" in str(raised.value)
+    assert "app-multi on containerd: exit 1" in str(raised.value)
+
+    outcome["multi fails on"] = "overlay2"
+    platforms["containerd"] = "linux/arm64"
+    ran.clear()
+    done = cold.build_by_hand(builds, engines)
+    assert [tag for tag, store in ran if store == "containerd"] == ["app", "app-broken"]
+    assert [line.split(" (")[0] for line in done.skipped] == [
+        "app-arm64 on containerd",
+        "app-cross on containerd",
+        "app-multi on containerd",
+    ]
+
+
+def test_a_cold_site_build_for_two_platforms_must_build_on_both() -> None:
+    """The site's side of both_platforms: a summary line per platform measured, none cached."""
+
+    class Copy:
+        def __init__(self, output: str) -> None:
+            self.output = output
+            self.asked: dict[str, object] = {}
+
+        def restore(self, relative: str) -> None:
+            pass
+
+        def build(self, mode: str, **options: object) -> ChildRun:
+            self.asked = {"mode": mode, **options}
+            return ChildRun(12.0, 1.0, 0, self.output)
+
+    both = "livedocs: built 26, cached 0 on containerd\nlivedocs: built 29, cached 0 on containerd\n"
+    copy = Copy(both)
+    built = cold.build_site_cold(copy, [FakeEngine("containerd")], ("linux/amd64", "linux/arm64"))
+    assert built.seconds == 12.0
+    assert copy.asked["mode"] == "auto" and copy.asked["platforms"] == ("linux/amd64", "linux/arm64")
+    assert copy.asked["timeout"] == PLATFORMS_BUILD_TIMEOUT > BUILD_TIMEOUT, "arm64's Go builds are emulated"
+    for output in (both.splitlines()[0], both.replace("cached 0", "cached 3")):
+        with pytest.raises(BenchError, match="each engine and platform"):
+            cold.build_site_cold(Copy(output), [FakeEngine("containerd")], ("linux/amd64", "linux/arm64"))
+
+
+def test_the_cold_rows_and_their_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """both_platforms: one containerd engine per side, both platforms, target 1.0, timed only
+    when asked for; LIVEDOCS_PLATFORMS reaches a site build only from the row."""
+    row = COLD_ROWS["both_platforms"]
+    assert row.stores == ("containerd",) and row.platforms == ("linux/amd64", "linux/arm64")
+    assert COLD_ROWS["one_store"].platforms == COLD_ROWS["both_stores"].platforms == ()
+    assert DEFAULT_COLD_ROWS == ("one_store", "both_stores")
+    samples = new_samples()
+    judged = samples["cold_live_both_platforms"]
+    assert judged.baseline == "cold_cli_both_platforms" and judged.target == COLD_TARGET == 1.0
+    assert cli.parse_args(["--cold", "both_platforms"]).cold == ["both_platforms"]
+    assert cli.parse_args([]).cold is None
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--cold", "both_platform"])
+
+    monkeypatch.setenv("LIVEDOCS_PLATFORMS", "linux/arm64")
+    assert "LIVEDOCS_PLATFORMS" not in child_env("auto", "")
+    assert child_env("auto", "", platforms=row.platforms)["LIVEDOCS_PLATFORMS"] == "linux/amd64,linux/arm64"

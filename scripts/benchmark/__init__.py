@@ -17,10 +17,28 @@ nothing is built into site/:
   cold, both stores  a site build measuring on a fresh overlay2 and a fresh containerd-store
                      engine at once; target <= 1.0 x the same builds by hand on a fresh
                      engine of each store, one store after the other
+  cold, both         a site build measuring both platforms (LIVEDOCS_PLATFORMS=linux/amd64,
+  platforms          linux/arm64) on a fresh containerd-store engine; target <= 1.0 x the
+                     builds by hand on another: each image as in the other rows, then the
+                     same Dockerfile again for arm64 as the site's arm64 view builds it
+                     (`--platform linux/arm64`, FROM mapped with the arm64 map, tagged as
+                     the site tags it, `NAME:VERSION-linux-arm64`; not at all for an image
+                     whose `machine:` is amd64), in `after:` order. Only on request (--cold
+                     both_platforms), not in a default run: most of the chapters' ~30
+                     images run a Go build, and for arm64 each runs emulated (about 150 s
+                     on 2 cores), so one round of it takes more than an hour.
   serve              under `mkdocs serve` on the listed engines: prose edit -> page shows it;
                      example edit -> page shows the changed figure (and the log says the
                      rebuild ended); container events during the prose edit (target 0)
   peak memory        max RSS of a replay build, with and without the macros module
+
+The builds by hand are what the reader types for each image: `--platform` with its
+`platforms:` (two: a multi-platform build), FROM lines mapped as the site maps them (an
+image built for one other platform takes that platform's stand-ins, tests/standins/
+image-map.linux-arm64.yml, and its `FROM --platform=$BUILDPLATFORM` stages the machine's),
+each build expected to fail or succeed as declared for the engine's image store
+(`expect: {overlay2: failure, containerd: success}`), and an image whose `machine:` is
+another platform than the one measured not built at all (as the site does not measure it).
 
 Cold is cold on both sides, and the engines a contributor uses are never pruned: each cold
 pair starts dockerds of its own (one per side and store, each with an empty data root, so
@@ -29,7 +47,10 @@ scripts/standins.sh (not timed), checks that each holds nothing else, times the 
 one after the other, each on its own engines, then stops the engines and removes all they
 had (processes, mounts, folder, bridge), on Ctrl-C and SIGTERM too. That needs root and a
 dockerd on PATH (`make bench` has both); without them the cold rows are skipped, and the
-output says why.
+output says why. Where a row builds for linux/arm64 (an image's `platforms:`, or
+both_platforms), the stand-ins put in are the arm64 ones too
+(LIVEDOCS_STANDIN_PLATFORMS=native,linux/arm64: the engines must emulate arm64, as `make
+engine` has QEMU registered); else the machine's own only.
 
 Every timing is wall-clock, taken in --repeat rounds (default 3). A round times a baseline
 and what is compared with it back to back (a replay build, then a warm live build; the
@@ -45,8 +66,10 @@ could not run.
     .venv/bin/python scripts/bench.py [--repeat N] [--quick] [--cold ROWS] [--results-dir DIR] [--profile]
 
 --quick: the replay, warm, memory and cold one-store rows only (no serve, no cold pair on
-both stores). --cold one_store,both_stores (or none) chooses the cold pairs to time: a cold
-round on both stores takes about 20 minutes on 2 cores.
+both stores). --cold one_store,both_stores,both_platforms (or none) chooses the cold pairs to
+time; without it a run times one_store and both_stores (--quick: one_store). A cold round on
+both stores takes about 20 minutes on 2 cores (more once a chapter builds for arm64: its
+emulated build is made on each engine of each side).
 
 The modules: `config` (paths, targets, rows), `site` (the copy of the site and its builds),
 `samples` (the rounds' values and their verdicts), `builds` (replay and warm rounds, the

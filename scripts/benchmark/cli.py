@@ -18,6 +18,7 @@ from scripts.benchmark.builds import measure_builds, on_shared_engines, profile_
 from scripts.benchmark.cold import measure_cold
 from scripts.benchmark.config import (
     COLD_ROWS,
+    DEFAULT_COLD_ROWS,
     DEFAULT_IMAGE_MAP,
     DEFAULT_RESULTS,
     EXAMPLE_FILE,
@@ -47,7 +48,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--cold",
         type=lambda text: [row for row in text.split(",") if row and row != "none"],
         default=None,
-        help=f"the cold pairs to time, comma-separated, of {', '.join(COLD_ROWS)} (or none); default all",
+        help=(
+            f"the cold pairs to time, comma-separated, of {', '.join(COLD_ROWS)} (or none); "
+            f"default {', '.join(DEFAULT_COLD_ROWS)} (--quick: one_store)"
+        ),
     )
     parser.add_argument("--results-dir", type=Path, default=DEFAULT_RESULTS, help="where the JSON results go")
     parser.add_argument(
@@ -113,7 +117,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     stamp = started_at.replace("-", "").replace(":", "")
     engines = listed_engines()
     engine_facts = [listed_facts(host) for host in engines]
-    cold_rows = args.cold if args.cold is not None else ["one_store"] if args.quick else list(COLD_ROWS)
+    cold_rows = args.cold if args.cold is not None else ["one_store"] if args.quick else list(DEFAULT_COLD_ROWS)
     skipped = unavailable() if cold_rows else None
     if skipped:
         say(f"skipping the cold rows: {skipped}")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from macros.files import write_atomically
-from scripts.benchmark.config import COLD_ROWS, REPO, say
+from scripts.benchmark.config import DEFAULT_COLD_ROWS, REPO, say
 
 
 def figure(value: float, unit: str) -> str:
@@ -88,7 +88,7 @@ def notes(results: dict[str, Any]) -> list[str]:
         lines.append(f"note: {len(retried)} build(s) on the listed engines failed and were done again: {retried}")
     if "cold_skipped" in details:
         lines.append(f"note: no cold rows: {details['cold_skipped']}")
-    elif set(results.get("cold_rows", COLD_ROWS)) != set(COLD_ROWS):
+    elif set(results.get("cold_rows", DEFAULT_COLD_ROWS)) != set(DEFAULT_COLD_ROWS):
         lines.append(f"note: cold pairs timed in this run: {', '.join(results['cold_rows']) or 'none'}")
     return lines
 

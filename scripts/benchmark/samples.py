@@ -51,6 +51,13 @@ def new_samples() -> dict[str, Samples]:
         Samples(
             "cold_live_both_stores", "cold live build, both stores", baseline="cold_cli_both_stores", target=COLD_TARGET
         ),
+        Samples("cold_cli_both_platforms", "cold: docker buildx build by hand, containerd, amd64 then arm64"),
+        Samples(
+            "cold_live_both_platforms",
+            "cold live build, containerd, both platforms",
+            baseline="cold_cli_both_platforms",
+            target=COLD_TARGET,
+        ),
         Samples("serve_prose_edit", "serve: prose edit -> page"),
         Samples("serve_prose_container_events", "serve: container events per prose edit", "events", target=0),
         Samples("serve_example_edit_log", "serve: example edit -> rebuild logged"),

@@ -18,16 +18,22 @@ from scripts.harness.mkdocs import mkdocs_build
 _SUMMARY_LINE = re.compile(r"livedocs: built \d+, cached \d+.*")
 
 
-def child_env(mode: str | None, image_map: str, engines: Sequence[str | None] = ()) -> dict[str, str]:
+def child_env(
+    mode: str | None, image_map: str, engines: Sequence[str | None] = (), platforms: Sequence[str] = ()
+) -> dict[str, str]:
     """The environment of a site build: LIVEDOCS_ENGINE as given, the image map, no serve
-    flag, and LIVEDOCS_ENGINES naming `engines` (if any: else the build finds its own)."""
-    unset = ("LIVEDOCS_ENGINE", "LIVEDOCS_ENGINES", "LIVEDOCS_SERVE")
+    flag, LIVEDOCS_ENGINES naming `engines` (if any: else the build finds its own), and
+    LIVEDOCS_PLATFORMS naming `platforms` (if any: else each engine's own, whatever this
+    process's environment says)."""
+    unset = ("LIVEDOCS_ENGINE", "LIVEDOCS_ENGINES", "LIVEDOCS_SERVE", "LIVEDOCS_PLATFORMS")
     env = {key: value for key, value in os.environ.items() if key not in unset}
     env.update({"NO_MKDOCS_2_WARNING": "1", "LIVEDOCS_IMAGE_MAP": image_map, "PYTHONUNBUFFERED": "1"})
     if mode is not None:
         env["LIVEDOCS_ENGINE"] = mode
     if engines:
         env["LIVEDOCS_ENGINES"] = ",".join(host or LOCAL_SOCKET for host in engines)
+    if platforms:
+        env["LIVEDOCS_PLATFORMS"] = ",".join(platforms)
     return env
 
 
@@ -73,15 +79,24 @@ class SiteCopy:
             encoding="utf-8",
         )
 
-    def env(self, mode: str, engines: Sequence[str | None] = ()) -> dict[str, str]:
-        return child_env(mode, self.image_map, engines or self.engines)
+    def env(self, mode: str, engines: Sequence[str | None] = (), platforms: Sequence[str] = ()) -> dict[str, str]:
+        return child_env(mode, self.image_map, engines or self.engines, platforms)
 
-    def build(self, mode: str, *, macros: bool = True, engines: Sequence[str] = ()) -> ChildRun:
+    def build(
+        self,
+        mode: str,
+        *,
+        macros: bool = True,
+        engines: Sequence[str] = (),
+        platforms: Sequence[str] = (),
+        timeout: float = BUILD_TIMEOUT,
+    ) -> ChildRun:
         """`mkdocs build` of the copy into the temporary site folder (--strict with macros),
-        measuring on `engines` if given, else on the listed ones."""
+        measuring on `engines` if given, else on the listed ones, for `platforms` if given,
+        else for each engine's own."""
         args = ["--site-dir", str(self.site_dir)]
         args += ["--strict"] if macros else ["--config-file", NO_MACROS_CONFIG]
-        run = mkdocs_build(self.root, self.env(mode, engines), args, timeout=BUILD_TIMEOUT)
+        run = mkdocs_build(self.root, self.env(mode, engines, platforms), args, timeout=timeout)
         if run.code != 0:
             what = "mkdocs build" + ("" if macros else " (without macros)")
             raise BenchError(f"{what} with LIVEDOCS_ENGINE={mode} failed ({run.code}):\n{run.tail()}")
