@@ -261,7 +261,11 @@ class Contexts:
     """
 
     def __init__(
-        self, root: Path, image_map: Mapping[str, str], platform_maps: Mapping[str, Mapping[str, str]] | None = None
+        self,
+        root: Path,
+        image_map: Mapping[str, str],
+        platform_maps: Mapping[str, Mapping[str, str]] | None = None,
+        build_map: Mapping[str, str] | None = None,
     ) -> None:
         self.root = root
         self.image_map = dict(image_map)
@@ -269,6 +273,9 @@ class Contexts:
         # images from that platform's map (overlay2 holds one platform per tag), and its
         # `FROM --platform=$BUILDPLATFORM` stages from this one
         self.platform_maps = {platform: dict(mapped) for platform, mapped in (platform_maps or {}).items()}
+        # a view of another platform (LIVEDOCS_PLATFORMS): its `FROM --platform=$BUILDPLATFORM`
+        # stages still run on the machine, from the machine's own stand-ins
+        self.build_map = dict(build_map) if build_map is not None else None
         self._lock = threading.Lock()
         self._made: dict[str, BuildContext | LivedocsError] = {}
         self._times: dict[str, int] | None = None
@@ -286,11 +293,11 @@ class Contexts:
         """(the map of `spec`'s FROM lines, the map of its build-platform stages, if another)."""
         if len(spec.platforms) == 1 and spec.platforms[0] in self.platform_maps:
             return self.platform_maps[spec.platforms[0]], self.image_map
-        return self.image_map, None
+        return self.image_map, self.build_map
 
     def all_maps(self) -> list[dict[str, str]]:
         """Every map an image's context may be rewritten with (the stand-ins' official names)."""
-        return [self.image_map, *self.platform_maps.values()]
+        return [self.image_map, *self.platform_maps.values(), *([self.build_map] if self.build_map else [])]
 
     def of(self, spec: ImageSpec) -> BuildContext:
         with self._lock:

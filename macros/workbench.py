@@ -158,7 +158,8 @@ class Workbench:
                 )
                 continue
             mapped = self._platform_map(platform)
-            contexts = Contexts(self.root, mapped)  # the platform's own stand-ins in its FROM lines
+            # the platform's own stand-ins in its FROM lines, the machine's in its build-platform stages
+            contexts = Contexts(self.root, mapped, build_map=self.image_map)
             sources.append(
                 LiveSource.connect(
                     self.settings, native.host, self.specs, self.record, mapped, contexts=contexts, platform=platform

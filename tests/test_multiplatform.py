@@ -93,6 +93,18 @@ def test_an_image_for_one_other_platform_is_sent_with_that_platforms_stand_ins(t
     assert HOST_MAP in contexts.all_maps() and ARM_MAP in contexts.all_maps()
 
 
+def test_a_view_of_another_platform_runs_its_build_platform_stages_from_the_machines_stand_ins(
+    tmp_path: Path,
+) -> None:
+    """LIVEDOCS_PLATFORMS=linux/arm64 on an amd64 machine: every image is built for arm64 from the
+    arm64 stand-ins, but a `FROM --platform=$BUILDPLATFORM` stage runs on the machine."""
+    folder = make_example(tmp_path, {"Dockerfile": CROSS}, "images:\n  plain: {}\n")
+    (plain,) = load_example(folder, tmp_path)
+    lines = Contexts(tmp_path, ARM_MAP, build_map=HOST_MAP).of(plain).dockerfile_text.splitlines()
+    assert lines[0] == "FROM --platform=$BUILDPLATFORM standin/golang:1.21-alpine3.19 AS build"
+    assert lines[2] == "FROM standin/alpine:3.19-arm64"
+
+
 def test_the_platforms_are_part_of_the_key(tmp_path: Path) -> None:
     folder = make_example(tmp_path, {"Dockerfile": CROSS}, MANIFEST)
     arm, _ = load_example(folder, tmp_path)

@@ -177,7 +177,7 @@ def cli_builds(
     # every FROM line with that platform's map.
     targets = sorted({spec.platforms[0] for spec in specs.values() if len(spec.platforms) == 1})
     own = Contexts(REPO, mapping, {target: _platform_map(image_map, target) for target in targets})
-    views = {view: Contexts(REPO, _platform_map(image_map, view)) for view in platforms}
+    views = {view: Contexts(REPO, _platform_map(image_map, view), build_map=mapping) for view in platforms}
     builds = []
     for tag in dependency_order(specs, specs):
         spec = specs[tag]
