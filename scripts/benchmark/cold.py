@@ -174,7 +174,7 @@ def cli_builds(
     # The site's own maps (workbench.py): an image built for one platform (`platforms:
     # [linux/arm64]`) takes its FROM images from that platform's map and its `FROM
     # --platform=$BUILDPLATFORM` stages from the machine's; a view of another platform maps
-    # every FROM line with that platform's map.
+    # every other FROM line with that platform's map.
     targets = sorted({spec.platforms[0] for spec in specs.values() if len(spec.platforms) == 1})
     own = Contexts(REPO, mapping, {target: _platform_map(image_map, target) for target in targets})
     views = {view: Contexts(REPO, _platform_map(image_map, view), build_map=mapping) for view in platforms}
