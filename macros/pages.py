@@ -230,7 +230,7 @@ class Pages:
     @macro("inline")
     def uid(self, view: Facts, tag: str) -> str:
         """The uid the image's container ran its main process as, in its run check (`docker top`)."""
-        self.measured(view, tag)
+        self.image(view, tag)
         return str(view.process_uid(tag))
 
     @macro("inline")
@@ -294,7 +294,7 @@ class Pages:
 
     @macro("block")
     def response(self, view: Facts, tag: str, path: str = "/") -> str:
-        self.measured(view, tag)
+        self.image(view, tag)
         answer = view.response(tag, path)
         return render.fenced(answer.curl(path))
 

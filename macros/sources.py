@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from .context import source_digest
 from .errors import LivedocsError, RecordError
 from .examples import ImageSpec
-from .measurement import Measurement, NotMeasuredHere, Response
+from .measurement import Measurement, NotMeasuredHere, Response, image_of
 from .record import Record
 from .settings import RECORD
 
@@ -122,15 +122,16 @@ class Source:
         return self.entries[tag]
 
     def response(self, tag: str, path: str) -> Response:
-        """The container's answer to GET `path`: recorded, or (live) run once and recorded."""
-        found = self.measurement(tag).responses.get(path)
+        """The container's answer to GET `path`: recorded, or (live) run once and recorded. An
+        image this store does not build (its build fails here) has none: nothing is run."""
+        found = image_of(self.measurement(tag), tag).responses.get(path)
         if found is not None:
             return found
         return self.run_check(self._run_spec(tag), path).responses[path]
 
     def process_uid(self, tag: str) -> int:
         """The uid the container's main process ran as: recorded, or (live) run once and recorded."""
-        found = self.measurement(tag).process_uid
+        found = image_of(self.measurement(tag), tag).process_uid
         if found is not None:
             return found
         uid = self.run_check(self._run_spec(tag), None).process_uid

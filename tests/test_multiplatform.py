@@ -219,3 +219,19 @@ def test_build_output_is_the_text_a_step_printed_after_its_time() -> None:
         build_output(measured, "m", "no such step")
     with pytest.raises(LivedocsError, match="printed nothing"):
         build_output(replace(base, listing=""), "m", "go build")
+
+
+def test_no_run_check_on_a_store_where_the_build_fails_by_design(tmp_path: Path) -> None:
+    """`docker run` of webapp-multi on overlay2, where its build fails as declared: nothing is
+    run and nothing is missing (NotMeasuredHere: the response is the containerd store's)."""
+    folder = make_example(tmp_path, {"Dockerfile": CROSS}, MANIFEST)
+    specs = {spec.tag: spec for spec in load_example(folder, tmp_path)}
+    record = Record(tmp_path / "record.json", tmp_path / "record.lock", "record.json")
+    base = chapter_facts().measurements["go-app-multi"]
+    failed = replace(base, size_bytes=None, error="ERROR: Multi-platform build is not supported", varies_by_store=True)
+    record.put("both", "overlay2", failed)
+    overlay2 = ReplaySource(tmp_path, "overlay2", failed.platform, specs, record)
+    with pytest.raises(NotMeasuredHere):
+        overlay2.response("both", "/")
+    with pytest.raises(NotMeasuredHere):
+        overlay2.process_uid("both")
