@@ -109,9 +109,18 @@ class Workbench:
             self.notices.append("LIVEDOCS_ENGINE=replay: figures are the recorded ones")
         elif unanswered and not live:
             self.notices.append(f"{'; '.join(unanswered)}; showing the figures recorded in {RECORD}")
-        elif replayed:
-            several = len({platform for _, platform in [*replayed, *measured]}) > 1
-            names = [f"{store} ({platform})" if several else store for store, platform in replayed]
+        # Another platform's figures beside the machine's own (arm64 recorded, amd64 measured on
+        # an amd64 machine) are no fallback: a build measures its machine's platform, and the
+        # others come from the record by design (an INFO line, no banner on the pages).
+        stores_measured = {store for store, _ in measured}
+        missing = [(store, platform) for store, platform in replayed if store not in stores_measured]
+        other_platforms = [where for where in replayed if where not in missing]
+        several = len({platform for _, platform in [*replayed, *measured]}) > 1
+        if other_platforms:
+            names = ", ".join(f"{store} ({platform})" for store, platform in other_platforms)
+            log.info("livedocs: %s: not this machine's platform; the figures recorded in %s are shown", names, RECORD)
+        if self.settings.mode not in ("replay", "live") and not (unanswered and not live) and missing:
+            names = [f"{store} ({platform})" if several else store for store, platform in missing]
             self.notices.append(
                 f"no engine of the {' or '.join(names)} image store answered in this build; its figures are the"
                 f" ones recorded in {RECORD}"
@@ -119,7 +128,10 @@ class Workbench:
         # A replay the build asked for is no fallback: its pages carry no notice, only those
         # showing an image whose example changed since it was measured (ReplaySource.stale).
         fallback = self.notices[-1] if self.notices and self.settings.mode != "replay" else None
-        self.views = live + [ReplaySource(self.root, *where, self.specs, self.record, fallback) for where in replayed]
+        self.views = live + [
+            ReplaySource(self.root, *where, self.specs, self.record, fallback if where in missing or not live else None)
+            for where in replayed
+        ]
         if not self.views:  # nothing measured, nothing recorded: say so where figures are asked for
             self.views = [ReplaySource(self.root, "overlay2", DEFAULT_PLATFORM, self.specs, self.record, fallback)]
         self.views.sort(key=lambda view: (view.store != "containerd", view.store, view.platform != DEFAULT_PLATFORM))

@@ -112,6 +112,10 @@ def test_arm64_figures_come_beside_the_amd64_ones_on_both_stores(site: TinySite)
     assert "livedocs: building" not in native.output, "the amd64 images are current"
     assert native.record()["images"]["fixture-arch"] == after, "the arm64 figures are kept as recorded"
     page = native.page()
+    # another platform's figures from the record are no fallback: an INFO line, no banner
+    assert "Recorded figures" not in page and "admonition warning" not in page
+    assert "not this machine's platform; the figures recorded in examples/measurements.json" in native.output
+    assert "WARNING -  livedocs: no engine" not in native.output
     for store in STORES:
         for platform in (AMD64, ARM64):
             figure = human_size(after[store][platform]["size_bytes"])
