@@ -36,13 +36,17 @@ def docker_cli(*args: str, host: str | None = None, timeout: float = 300) -> str
     return done.stdout.strip()
 
 
-def by_store(images: dict) -> dict[str, dict[str, dict]]:
-    """A record's `images` as {tag: {store: entry}}: the tests build on the engine's own platform
-    only, so each store holds one platform's figures (asserted)."""
+AMD64 = "linux/amd64"  # the platform the tests build on: this machine's, and the pages' first
+
+
+def by_store(images: dict, platform: str = AMD64) -> dict[str, dict[str, dict]]:
+    """A record's `images` as {tag: {store: entry}}, the figures of one platform: by default
+    linux/amd64, the one the tests build on (the record may hold others, replayed, beside it).
+    Every store an image has figures on has this platform's (asserted)."""
     flat: dict[str, dict[str, dict]] = {}
     for tag, stores in images.items():
         flat[tag] = {}
         for store, platforms in stores.items():
-            assert len(platforms) == 1, f"{tag} on {store}: figures of {sorted(platforms)}"
-            flat[tag][store] = next(iter(platforms.values()))
+            assert platform in platforms, f"{tag} on {store}: no {platform} figures, only {sorted(platforms)}"
+            flat[tag][store] = platforms[platform]
     return flat

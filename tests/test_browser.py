@@ -33,7 +33,7 @@ from macros.render import run_to_run_masked
 from macros.units import human_size, percent, reduction, short_id
 
 from .conftest import REPO, RealSite, store_engines
-from .helpers import by_store
+from .helpers import AMD64
 from .test_chapter import CHAPTER
 
 pytestmark = [pytest.mark.engine, pytest.mark.browser, pytest.mark.network]
@@ -54,13 +54,26 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 CHAPTER_SOURCE = REPO / "docs" / f"{CHAPTER}.md"
 FAST_BUILDS = "fast-builds"  # the second chapter: BuildKit's listings, timed
 FAST_BUILDS_SOURCE = REPO / "docs" / f"{FAST_BUILDS}.md"
+MULTI_PLATFORM = "multi-platform"  # the third chapter: its images are measured on amd64 machines only
 VIEWPORT = {"width": 1280, "height": 900}
 SCHEMES = {"light": "default", "dark": "slate"}  # prefers-color-scheme -> Material's data-md-color-scheme
-# The image stores every figure is measured on, in the order the pages show them, and the label
-# of each one's content tab (a block figure on which the stores disagree is one tab per store).
-STORE_TABS = {"containerd": "containerd image store", "overlay2": "overlay2"}
-STORES = tuple(STORE_TABS)
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"  # `make browser`: npm ci, from package-lock.json
+# The image stores every figure is measured on, in the order the pages show them, and how a content
+# tab names each one (a block figure on which the stores disagree is one tab per store).
+STORE_NAMES = {"containerd": "containerd image store", "overlay2": "overlay2"}
+STORES = tuple(STORE_NAMES)
+# Where the record holds figures of several platforms (linux/amd64, built here, and others replayed
+# from it), each store's figures are shown per platform, and a tab names the platform too, as a
+# reader knows their machine: `overlay2, linux/arm64 (Apple Silicon)`.
+PLATFORM_NAMES = {AMD64: "linux/amd64 (Intel, AMD)", "linux/arm64": "linux/arm64 (Apple Silicon)"}
+# Any label of a store's tab, with or without a platform: a set of them is a set of store tabs,
+# whose labels must then be the views' own.
+STORE_LABEL = re.compile(rf"(?:{'|'.join(map(re.escape, STORE_NAMES.values()))})(?:, .*)?")
+
+
+def store_tabs_among(labels: list[str]) -> bool:
+    """Whether a set of content tabs with these labels is one of image store tabs."""
+    return any(STORE_LABEL.fullmatch(label) for label in labels)
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
@@ -103,13 +116,72 @@ class Site:
     record: dict[str, Any]  # examples/measurements.json as this build left it
 
 
+@dataclass(frozen=True)
+class View:
+    """Where figures on a page were measured: an image store and a platform."""
+
+    store: str
+    platform: str
+
+
+@dataclass(frozen=True)
+class Views:
+    """The views the pages show the figures of, in their order (each store's, its linux/amd64
+    figures first), and how the pages name each: by its store alone where every view is of one
+    platform, else by store and platform."""
+
+    all: tuple[View, ...]
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> Views:
+        """A build of the site shows a view for each store and platform its record holds."""
+        places = {
+            View(store, platform)
+            for stores in record["images"].values()
+            for store, platforms in stores.items()
+            for platform in platforms
+        }
+        return cls(tuple(sorted(places, key=lambda v: (STORES.index(v.store), v.platform != AMD64, v.platform))))
+
+    @property
+    def several_platforms(self) -> bool:
+        return len({view.platform for view in self.all}) > 1
+
+    def label(self, view: View) -> str:
+        """The label of the view's content tab: `overlay2`; `overlay2, linux/amd64 (Intel, AMD)`."""
+        name = STORE_NAMES[view.store]
+        return f"{name}, {PLATFORM_NAMES[view.platform]}" if self.several_platforms else name
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.label(view) for view in self.all]
+
+    def short(self, view: View) -> str:
+        """How a sentence names the view after a figure: `overlay2`; `overlay2, arm64`."""
+        return f"{view.store}, {view.platform.rpartition('/')[2]}" if self.several_platforms else view.store
+
+    def slug(self, view: View) -> str:
+        """The view in a file name: `overlay2`; `overlay2-arm64`."""
+        return self.short(view).replace(", ", "-")
+
+
 @pytest.fixture(scope="module")
 def served(real_site: RealSite) -> Iterator[Site]:
     """The session's live build of the real site, served on 127.0.0.1."""
     assert set(store_engines(*STORES)) == set(STORES), "the site is measured on exactly these image stores"
     assert real_site.record["schema"] == 3, "the record keeps each image's figures per image store and platform"
+    views = Views.of(real_site.record).all
+    assert {view.store for view in views} == set(STORES), f"the record holds the figures of {views}"
+    assert all(View(store, AMD64) in views for store in STORES), "each store's linux/amd64 figures, built here"
+    assert {view.platform for view in views} <= set(PLATFORM_NAMES), f"the record holds the figures of {views}"
     with serve_site(real_site.root) as url:
         yield Site(real_site.root, url, real_site.record)
+
+
+@pytest.fixture(scope="module")
+def views(served: Site) -> Views:
+    """The views the pages of the build show: one per store and platform of its record."""
+    return Views.of(served.record)
 
 
 @pytest.fixture(scope="module")
@@ -171,28 +243,29 @@ def table_tags() -> list[str]:
     return [tag for call in calls for tag in re.findall(r'"([^"]+)"', call)]
 
 
-def entry(record: dict[str, Any], tag: str, store: str) -> dict[str, Any]:
-    """One image's recorded figures on one image store."""
-    stores = by_store(record["images"])[tag]
-    assert store in stores, f"{tag} is not recorded on the {store} image store"
-    return stores[store]
+def entry(record: dict[str, Any], tag: str, view: View) -> dict[str, Any]:
+    """One image's recorded figures on one image store, for one platform."""
+    stores = record["images"][tag]
+    assert view.platform in stores.get(view.store, {}), f"{tag} is not recorded on the {view} image store"
+    return stores[view.store][view.platform]
 
 
-def tabs_expected(record: dict[str, Any], tags: list[str], *keys: str) -> list[str | None]:
-    """Where a block figure of these images' `keys` is shown: one tab per store (by label) where the
-    stores' figures differ, else one block in no tab (None)."""
-    per_store = {tuple(entry(record, tag, store)[key] for tag in tags for key in keys) for store in STORES}
-    return [STORE_TABS[store] for store in STORES] if len(per_store) > 1 else [None]
+def tabs_expected(record: dict[str, Any], views: Views, tags: list[str], *keys: str) -> list[str | None]:
+    """Where a block figure of these images' `keys` is shown: one tab per view (by label) where the
+    views' figures differ, else one block in no tab (None)."""
+    per_view = {tuple(entry(record, tag, view)[key] for tag in tags for key in keys) for view in views.all}
+    return views.labels if len(per_view) > 1 else [None]
 
 
-def inline_figure(figures: Mapping[str, str]) -> str:
-    """A figure in a sentence as a reader must read it: one value where every store agrees on it,
-    else each store's value named (`531MB (containerd) / 270MB (overlay2)`), in the stores' order."""
-    shown = [(store, figures[store]) for store in STORES if store in figures]
-    assert shown, "a figure no store has"
-    if len(shown) == len(STORES) and len({figure for _, figure in shown}) == 1:
+def inline_figure(views: Views, figures: Mapping[View, str]) -> str:
+    """A figure in a sentence as a reader must read it: one value where every view agrees on it,
+    else each view's value named (`531MB (containerd) / 270MB (overlay2)`; where the views cover
+    several platforms, `17MB (containerd, amd64) / 16MB (containerd, arm64) / ...`), in their order."""
+    shown = [(view, figures[view]) for view in views.all if view in figures]
+    assert shown, "a figure no view has"
+    if len(shown) == len(views.all) and len({figure for _, figure in shown}) == 1:
         return shown[0][1]
-    return " / ".join(f"{figure} ({store})" for store, figure in shown)
+    return " / ".join(f"{figure} ({views.short(view)})" for view, figure in shown)
 
 
 def tab_sets(page: Page) -> list[tuple[list[str], Locator]]:
@@ -204,12 +277,15 @@ def tab_sets(page: Page) -> list[tuple[list[str], Locator]]:
     ]
 
 
-def store_tab_sets(page: Page) -> list[Locator]:
-    """The sets of image store tabs: exactly one tab per store, in the stores' order."""
+def store_tab_sets(page: Page, views: Views, every: bool = True) -> list[Locator]:
+    """The sets of image store tabs: exactly one tab per view, in the views' order. Not `every`: a
+    set may leave views out (a figure only some views measure: chapter 3's, of amd64 machines),
+    the others in order."""
     found = []
     for labels, tab_set in tab_sets(page):
-        if set(labels) & set(STORE_TABS.values()):
-            assert labels == [STORE_TABS[store] for store in STORES], f"store tabs labelled {labels}"
+        if store_tabs_among(labels):
+            shown = [label for label in views.labels if label in labels]
+            assert labels == (views.labels if every else shown), f"store tabs labelled {labels}"
             found.append(tab_set)
     return found
 
@@ -227,18 +303,18 @@ def tab_of(figure: Locator) -> str | None:
     )
 
 
-def shown_on(figures: Locator, store: str) -> list[Locator]:
-    """The figures a reader of this store's tab gets: those in its tab, and those in no tab."""
-    return [figure for figure in figures.all() if tab_of(figure) in (STORE_TABS[store], None)]
+def shown_on(figures: Locator, views: Views, view: View) -> list[Locator]:
+    """The figures a reader of this view's tab gets: those in its tab, and those in no tab."""
+    return [figure for figure in figures.all() if tab_of(figure) in (views.label(view), None)]
 
 
-def expect_store_shown(tab_set: Locator, store: str) -> None:
-    """The set shows this store's tab (its radio checked, its block visible) and hides the other ones."""
+def expect_view_shown(tab_set: Locator, views: Views, view: View) -> None:
+    """The set shows this view's tab (its radio checked, its block visible) and hides the other ones."""
     radios = tab_set.locator(":scope > input")
     blocks = tab_set.locator(":scope > .tabbed-content > .tabbed-block")
-    expect(blocks).to_have_count(len(STORES))
-    for index, other in enumerate(STORES):
-        if other == store:
+    expect(blocks).to_have_count(len(views.all))
+    for index, other in enumerate(views.all):
+        if other == view:
             expect(radios.nth(index)).to_be_checked()
             expect(blocks.nth(index)).to_be_visible()
         else:
@@ -246,14 +322,14 @@ def expect_store_shown(tab_set: Locator, store: str) -> None:
             expect(blocks.nth(index)).to_be_hidden()
 
 
-def choose_store(page: Page, store: str) -> None:
-    """Select this store's tab in every set of store tabs that does not show it yet (set by set:
+def choose_view(page: Page, views: Views, view: View) -> None:
+    """Select this view's tab in every set of store tabs that does not show it yet (set by set:
     this does not rely on the tabs being linked, which a test of its own checks)."""
-    index = STORES.index(store)
-    for tab_set in store_tab_sets(page):
+    index = views.all.index(view)
+    for tab_set in store_tab_sets(page, views):
         if not tab_set.locator(":scope > input").nth(index).is_checked():
             tab_set.locator(".tabbed-labels > label").nth(index).click()
-        expect_store_shown(tab_set, store)
+        expect_view_shown(tab_set, views, view)
 
 
 def chart_figures(chart: Locator) -> tuple[list[str], list[str], list[str]]:
@@ -265,13 +341,13 @@ def chart_figures(chart: Locator) -> tuple[list[str], list[str], list[str]]:
     )
 
 
-def assert_chart_is_the_record(chart: Locator, record: dict[str, Any], store: str) -> None:
+def assert_chart_is_the_record(chart: Locator, record: dict[str, Any], view: View) -> None:
     labels, values, tooltips = chart_figures(chart)
     assert labels == chart_tags()
     for tag, value, tooltip in zip(labels, values, tooltips, strict=True):
-        size = entry(record, tag, store)["size_bytes"]
-        assert value == human_size(size), f"{tag} on {store}"
-        assert tooltip == f"{tag}: {human_size(size)} ({size:,} bytes)", f"{tag} on {store}"
+        size = entry(record, tag, view)["size_bytes"]
+        assert value == human_size(size), f"{tag} on {view}"
+        assert tooltip == f"{tag}: {human_size(size)} ({size:,} bytes)", f"{tag} on {view}"
 
 
 DOCKER_IMAGES_HEADER = re.compile(r"^REPOSITORY\s+TAG\s+IMAGE ID")
@@ -281,18 +357,18 @@ def images_tables(page: Page) -> Locator:
     return page.locator("article pre").filter(has_text=DOCKER_IMAGES_HEADER)
 
 
-def assert_tables_are_the_record(tables: list[Locator], record: dict[str, Any], store: str) -> None:
-    """The `docker images` tables shown: a row per image the chapter lists, with that store's ID and SIZE."""
+def assert_tables_are_the_record(tables: list[Locator], record: dict[str, Any], view: View) -> None:
+    """The `docker images` tables shown: a row per image the chapter lists, with that view's ID and SIZE."""
     rows = []
     for table in tables:
         expect(table).to_be_visible()
         rows += [line.split() for line in table.inner_text().splitlines()[1:] if line.strip()]
-    assert [row[0] for row in rows] == table_tags(), f"the {store} tables list {rows}"
+    assert [row[0] for row in rows] == table_tags(), f"the {view} tables list {rows}"
     for row in rows:
         repository, tag, image_id, size = row[0], row[1], row[2], row[-1]
         assert tag == "latest"
-        assert image_id == short_id(entry(record, repository, store)["image_id"]), f"{repository} on {store}"
-        assert size == human_size(entry(record, repository, store)["size_bytes"]), f"{repository} on {store}"
+        assert image_id == short_id(entry(record, repository, view)["image_id"]), f"{repository} on {view}"
+        assert size == human_size(entry(record, repository, view)["size_bytes"]), f"{repository} on {view}"
 
 
 DOCKER_29_HEADER = re.compile(r"^IMAGE\s+ID\s+DISK USAGE\s+CONTENT SIZE\s+EXTRA")
@@ -308,28 +384,30 @@ def title_of(listing: Locator) -> str:
     return listing.evaluate("e => e.closest('.highlight')?.querySelector('.filename')?.textContent ?? ''")
 
 
-def assert_tree_views_are_the_record(views: list[Locator], record: dict[str, Any], store: str) -> None:
+def assert_tree_views_are_the_record(listings: list[Locator], record: dict[str, Any], view: View) -> None:
     """Docker 29's listing of the images each table lists, titled, above the classic table that is
-    titled as what prints it: a row per tag in order of name, with that store's ID, DISK USAGE (the
+    titled as what prints it: a row per tag in order of name, with that view's ID, DISK USAGE (the
     size) and CONTENT SIZE (the content on the containerd store, none on overlay2), nothing in use."""
     rows = []
-    for view in views:
-        expect(view).to_be_visible()
-        assert title_of(view) == "Docker 29"
-        classic = view.locator("xpath=ancestor::div[contains(@class, 'highlight')][1]/following-sibling::div[1]//pre")
+    for listing in listings:
+        expect(listing).to_be_visible()
+        assert title_of(listing) == "Docker 29"
+        classic = listing.locator(
+            "xpath=ancestor::div[contains(@class, 'highlight')][1]/following-sibling::div[1]//pre"
+        )
         expect(classic).to_have_text(DOCKER_IMAGES_HEADER)
         assert title_of(classic) == "Docker 28, or --format table"
-        shown = [line.split() for line in view.inner_text().splitlines()[1:] if line.strip()]
+        shown = [line.split() for line in listing.inner_text().splitlines()[1:] if line.strip()]
         assert [row[0] for row in shown] == sorted(row[0] for row in shown)
         rows += shown
-    assert sorted(row[0] for row in rows) == sorted(f"{tag}:latest" for tag in table_tags()), f"{store}: {rows}"
+    assert sorted(row[0] for row in rows) == sorted(f"{tag}:latest" for tag in table_tags()), f"{view}: {rows}"
     for name, image_id, disk_usage, content_size, *extra in rows:
-        recorded = entry(record, name.removesuffix(":latest"), store)
-        assert image_id == short_id(recorded["image_id"]), f"{name} on {store}"
-        assert disk_usage == human_size(recorded["size_bytes"]), f"{name} on {store}"
-        assert content_size == human_size(recorded.get("content_size_bytes", 0)), f"{name} on {store}"
-        assert ("content_size_bytes" in recorded) == (store == "containerd"), f"{name} on {store}"
-        assert extra == [], f"{name} on {store}: listed before any container ran, so not in use"
+        recorded = entry(record, name.removesuffix(":latest"), view)
+        assert image_id == short_id(recorded["image_id"]), f"{name} on {view}"
+        assert disk_usage == human_size(recorded["size_bytes"]), f"{name} on {view}"
+        assert content_size == human_size(recorded.get("content_size_bytes", 0)), f"{name} on {view}"
+        assert ("content_size_bytes" in recorded) == (view.store == "containerd"), f"{name} on {view}"
+        assert extra == [], f"{name} on {view}: listed before any container ran, so not in use"
 
 
 def instruction_lines(dockerfile: Path) -> list[str]:
@@ -379,14 +457,13 @@ def test_the_chapter_loads_without_console_errors(reader: Callable[..., Reader])
     assert chapter.outside == []
 
 
-def test_the_dockerfile_tabs_switch(reader: Callable[..., Reader]) -> None:
+def test_the_dockerfile_tabs_switch(reader: Callable[..., Reader], views: Views) -> None:
     """Clicking a tab shows that tab's Dockerfile, as in the repository, and hides the other ones.
 
     (The image store tabs are the figures' own: `test_the_store_tabs_are_linked` clicks those.)
     """
     chapter = reader(f"{CHAPTER}/")
-    stores = set(STORE_TABS.values())
-    dockerfile_sets = [(names, tabs) for names, tabs in tab_sets(chapter.page) if not set(names) & stores]
+    dockerfile_sets = [(names, tabs) for names, tabs in tab_sets(chapter.page) if not store_tabs_among(names)]
     assert ["Single-stage", "Multi-stage"] in [names for names, _ in dockerfile_sets]
     for names, tabs in dockerfile_sets:
         blocks = tabs.locator(".tabbed-content > .tabbed-block")
@@ -409,23 +486,27 @@ def test_the_dockerfile_tabs_switch(reader: Callable[..., Reader]) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_the_size_charts_are_visible_and_readable(reader: Callable[..., Reader], served: Site, scheme: str) -> None:
-    """One SVG chart per image store tab; the chart of the selected tab is drawn with one label per
-    image, inside its frame and legible on the palette, and the other store's chart is hidden."""
+def test_the_size_charts_are_visible_and_readable(
+    reader: Callable[..., Reader], served: Site, views: Views, scheme: str
+) -> None:
+    """One SVG chart per image store tab (per store and platform, where the record holds several);
+    the chart of the selected tab is drawn with one label per image, inside its frame and legible
+    on the palette, and the other tabs' charts are hidden."""
     ARTIFACTS.mkdir(exist_ok=True)
     chapter = reader(f"{CHAPTER}/", scheme=scheme)
     page = chapter.page
     assert page.locator("body").get_attribute("data-md-color-scheme") == SCHEMES[scheme]
     charts = page.locator("article svg.livedocs-chart")
-    expected = tabs_expected(served.record, chart_tags(), "size_bytes")
+    expected = tabs_expected(served.record, views, chart_tags(), "size_bytes")
     expect(charts).to_have_count(len(expected))
     assert [tab_of(chart) for chart in charts.all()] == expected, "one chart per image store tab"
 
-    for store in STORES:
-        choose_store(page, store)
-        (chart,) = shown_on(charts, store)
+    for view in views.all:
+        store = views.short(view)  # in the messages below
+        choose_view(page, views, view)
+        (chart,) = shown_on(charts, views, view)
         for other in charts.all():
-            if tab_of(other) not in (STORE_TABS[store], None):
+            if tab_of(other) not in (views.label(view), None):
                 expect(other).to_be_hidden()
         chart.scroll_into_view_if_needed()
         expect(chart).to_be_visible()
@@ -462,23 +543,23 @@ def test_the_size_charts_are_visible_and_readable(reader: Callable[..., Reader],
         for bar in bars:
             ratio = contrast(bar["fill"], drawn["background"])
             assert ratio >= 3, f"{store}: bar {bar['text']!r}: contrast {ratio:.1f} on the {scheme} palette"
-        chart.screenshot(path=ARTIFACTS / f"chart-{store}-{scheme}.png")
+        chart.screenshot(path=ARTIFACTS / f"chart-{views.slug(view)}-{scheme}.png")
     assert chapter.problems == []
 
 
-def test_the_store_tabs_are_linked(reader: Callable[..., Reader], served: Site) -> None:
-    """Choosing an image store in one set of store tabs chooses it in every set of the page
-    (`content.tabs.link`), and the chart and `docker images` table in view are then that store's."""
+def test_the_store_tabs_are_linked(reader: Callable[..., Reader], served: Site, views: Views) -> None:
+    """Choosing an image store (and platform) in one set of store tabs chooses it in every set of
+    the page (`content.tabs.link`), and the chart and `docker images` table in view are then its."""
     chapter = reader(f"{CHAPTER}/")
     page = chapter.page
-    sets = store_tab_sets(page)
+    sets = store_tab_sets(page, views)
     assert len(sets) >= 2, "the chapter shows several block figures per image store"
     charts = page.locator("article svg.livedocs-chart")
     tables = images_tables(page)
-    assert [tab_of(chart) for chart in charts.all()] == [STORE_TABS[store] for store in STORES], (
+    assert [tab_of(chart) for chart in charts.all()] == views.labels, (
         "the stores' charts differ, so each is in its store's tab"
     )
-    assert {tab_of(table) for table in tables.all()} == set(STORE_TABS.values()), (
+    assert {tab_of(table) for table in tables.all()} == set(views.labels), (
         "the stores' docker images tables differ, so each is in its store's tab"
     )
     # (`has` looks inside each set: the figures' locators relative to it)
@@ -487,51 +568,51 @@ def test_the_store_tabs_are_linked(reader: Callable[..., Reader], served: Site) 
     expect(chart_set).to_have_count(1)
     expect(table_set).to_have_count(1)
 
-    def everywhere(store: str) -> None:
+    def everywhere(view: View) -> None:
         for tab_set in sets:
-            expect_store_shown(tab_set, store)
+            expect_view_shown(tab_set, views, view)
         (chart,) = charts.filter(visible=True).all()
-        assert_chart_is_the_record(chart, served.record, store)
-        assert_tables_are_the_record(tables.filter(visible=True).all(), served.record, store)
+        assert_chart_is_the_record(chart, served.record, view)
+        assert_tables_are_the_record(tables.filter(visible=True).all(), served.record, view)
 
-    everywhere(STORES[0])  # a fresh reader sees the first store's tabs
-    # One click on a label of one set (the chart's), and every set follows...
-    chart_set.locator(".tabbed-labels > label", has_text=re.compile(rf"^{re.escape(STORE_TABS['overlay2'])}$")).click()
-    everywhere("overlay2")
-    # ...and back, from another set (the table's).
-    table_set.locator(
-        ".tabbed-labels > label", has_text=re.compile(rf"^{re.escape(STORE_TABS['containerd'])}$")
-    ).click()
-    everywhere("containerd")
+    everywhere(views.all[0])  # a fresh reader sees the first store's tabs (containerd, linux/amd64)
+    # One click on a label of one set (the chart's), and every set follows; then one in another
+    # set (the table's), and so on, each view in turn (overlay2's last) and back to the first.
+    for number, view in enumerate([*views.all[:0:-1], views.all[0]]):
+        clicked = (chart_set, table_set)[number % 2]
+        clicked.locator(".tabbed-labels > label", has_text=re.compile(rf"^{re.escape(views.label(view))}$")).click()
+        everywhere(view)
     assert chapter.problems == []
 
 
-def test_the_figures_are_the_recorded_ones(reader: Callable[..., Reader], served: Site) -> None:
-    """Chart, `docker images` tables and sentences show, store by store, the sizes and IDs
-    examples/measurements.json holds; a sentence names each store's figure where they differ."""
+def test_the_figures_are_the_recorded_ones(reader: Callable[..., Reader], served: Site, views: Views) -> None:
+    """Chart, `docker images` tables and sentences show, store by store (and platform by platform,
+    where the record holds several), the sizes and IDs examples/measurements.json holds; a sentence
+    names each one's figure where they differ."""
     page = reader(f"{CHAPTER}/").page
     record = served.record
 
     charts = page.locator("article svg.livedocs-chart")
     tables = images_tables(page)
-    assert [tab_of(chart) for chart in charts.all()] == tabs_expected(record, chart_tags(), "size_bytes")
-    tables_expected = tabs_expected(record, table_tags(), "image_id", "size_bytes")
+    assert [tab_of(chart) for chart in charts.all()] == tabs_expected(record, views, chart_tags(), "size_bytes")
+    tables_expected = tabs_expected(record, views, table_tags(), "image_id", "size_bytes")
     assert {tab_of(table) for table in tables.all()} == set(tables_expected), "a table per store where they differ"
-    for store in STORES:
-        choose_store(page, store)
-        (chart,) = shown_on(charts, store)
+    for view in views.all:
+        choose_view(page, views, view)
+        (chart,) = shown_on(charts, views, view)
         expect(chart).to_be_visible()
-        assert_chart_is_the_record(chart, record, store)
-        assert_tables_are_the_record(shown_on(tables, store), record, store)
-        assert_tree_views_are_the_record(shown_on(tree_views(page), store), record, store)
+        assert_chart_is_the_record(chart, record, view)
+        assert_tables_are_the_record(shown_on(tables, views, view), record, view)
+        assert_tree_views_are_the_record(shown_on(tree_views(page), views, view), record, view)
 
-    def figure(name: str, tags: list[str], store: str) -> str | None:
-        found = [entry(record, tag, store) for tag in tags]
+    def figure(name: str, tags: list[str], view: View) -> str | None:
+        found = [entry(record, tag, view) for tag in tags]
         if name == "size":
             return human_size(found[0]["size_bytes"])
         if name == "content_size":  # recorded on the containerd store only
-            assert ("content_size_bytes" in found[0]) == (store == "containerd"), f"{tags[0]} on {store}"
-            return human_size(found[0]["content_size_bytes"]) if store == "containerd" else None
+            containerd = view.store == "containerd"
+            assert ("content_size_bytes" in found[0]) == containerd, f"{tags[0]} on {view}"
+            return human_size(found[0]["content_size_bytes"]) if containerd else None
         assert name == "reduction"
         return percent(reduction(found[0]["size_bytes"], found[1]["size_bytes"]))
 
@@ -541,8 +622,8 @@ def test_the_figures_are_the_recorded_ones(reader: Callable[..., Reader], served
     assert len(calls) == len(re.findall(r"\{\{\s*(?:size|content_size|reduction)\(", source)) >= 6, calls
     for before, name, arguments, punctuation, after in calls:
         tags = re.findall(r'"([^"]+)"', arguments)
-        figures = {store: shown for store in STORES if (shown := figure(name, tags, store)) is not None}
-        sentence = f"{before.strip('`*')} {inline_figure(figures)}" + (punctuation or f" {after}")
+        figures = {view: shown for view in views.all if (shown := figure(name, tags, view)) is not None}
+        sentence = f"{before.strip('`*')} {inline_figure(views, figures)}" + (punctuation or f" {after}")
         assert sentence in text, f"{name}({', '.join(tags)}): the page should read {sentence!r}"
 
 
@@ -606,14 +687,14 @@ def listing_tags() -> list[str]:
     return tags
 
 
-def listing(record: dict[str, Any], tag: str, store: str) -> str:
+def listing(record: dict[str, Any], tag: str, view: View) -> str:
     """A recorded listing as the page shows it: Markdown expands tabs (`go test`'s columns) to stops of 4."""
-    return "\n".join(line.expandtabs(4) for line in entry(record, tag, store)["build"]["listing"].splitlines())
+    return "\n".join(line.expandtabs(4) for line in entry(record, tag, view)["build"]["listing"].splitlines())
 
 
-def cached_of(record: dict[str, Any], tag: str, store: str) -> str:
+def cached_of(record: dict[str, Any], tag: str, view: View) -> str:
     """`3 of 6`: the steps taken from the cache, of every step but FROM, as the chapter prints them."""
-    steps = [s for s in entry(record, tag, store)["build"]["steps"] if not s["instruction"].upper().startswith("FROM ")]
+    steps = [s for s in entry(record, tag, view)["build"]["steps"] if not s["instruction"].upper().startswith("FROM ")]
     return f"{sum(s['cached'] for s in steps)} of {len(steps)}"
 
 
@@ -633,47 +714,75 @@ def test_the_fast_builds_chapter_loads_without_console_errors(reader: Callable[.
     assert chapter.outside == []
 
 
-def test_the_fast_builds_listings_are_the_recorded_ones(reader: Callable[..., Reader], served: Site) -> None:
-    """Every BuildKit listing of the second chapter is, store by store, the one examples/measurements.json
-    holds: in its store's tab where the stores' listings differ by more than timings and step numbers;
-    choosing a store in one set of store tabs chooses it in every set; and each `N of M` cached-steps
-    figure in a sentence is the record's."""
+def test_the_fast_builds_listings_are_the_recorded_ones(
+    reader: Callable[..., Reader], served: Site, views: Views
+) -> None:
+    """Every BuildKit listing of the second chapter is, store by store (and platform by platform,
+    where the record holds several), the one examples/measurements.json holds: in its tab where the
+    listings differ by more than timings and step numbers; choosing a store in one set of store
+    tabs chooses it in every set; and each `N of M` cached-steps figure in a sentence is the record's."""
     page = reader(f"{FAST_BUILDS}/").page
     record = served.record
     blocks = page.locator("article pre").filter(has_text=re.compile(r"^#\d+ \["))
     expected: list[tuple[str, str | None]] = []  # (listing, store tab label or None: in no store tab)
     for tag in listing_tags():
-        listings = {store: listing(record, tag, store) for store in STORES}
+        listings = {view: listing(record, tag, view) for view in views.all}
         if len({run_to_run_masked(text) for text in listings.values()}) == 1:  # alike: shown once
-            expected.append((listings[STORES[0]], None))
+            expected.append((listings[views.all[0]], None))
         else:
-            expected += [(listings[store], STORE_TABS[store]) for store in STORES]
+            expected += [(listings[view], views.label(view)) for view in views.all]
     shown = blocks.all()
     assert len(shown) == len(expected), f"{len(shown)} listings shown, {len(expected)} recorded"
-    stores = set(STORE_TABS.values())
     for block, (text, label) in zip(shown, expected, strict=True):
         assert (block.text_content() or "").strip() == text.strip()
         tab = tab_of(block)
-        assert tab == label if label else tab not in stores, (tab, label)
+        assert tab == label if label else tab is None or not store_tabs_among([tab]), (tab, label)
 
     # Some store tabs sit inside a hidden tab of their own ("Everything first"): those are checked by their
-    # radio button, the ones a reader sees by what is visible.
-    sets = store_tab_sets(page)
+    # radio button, the ones a reader sees by what is visible. One click in one set moves them all: in
+    # the last set, then the first, each view in turn (overlay2's last) and back to the first.
+    sets = store_tab_sets(page, views)
     assert len(sets) >= len(listing_tags()), "each listing differs between the stores (durations, digests)"
-    for tab_set, store in ((sets[-1], STORES[-1]), (sets[0], STORES[0])):  # one click in one set moves them all
-        tab_set.locator(":scope > .tabbed-labels > label").nth(STORES.index(store)).click()
+    for number, view in enumerate([*views.all[:0:-1], views.all[0]]):
+        index = views.all.index(view)
+        sets[-1 if number % 2 == 0 else 0].locator(":scope > .tabbed-labels > label").nth(index).click()
         for other in sets:
             if other.is_visible():
-                expect_store_shown(other, store)
+                expect_view_shown(other, views, view)
             else:
-                expect(other.locator(":scope > input").nth(STORES.index(store))).to_be_checked()
+                expect(other.locator(":scope > input").nth(index)).to_be_checked()
 
     text = " ".join(page.locator("article").inner_text().split())
     calls = re.findall(r"(\S+)\s+\{\{ cached_steps\(\"([^\"]+)\"\) \}\}", FAST_BUILDS_SOURCE.read_text())
     assert len(calls) >= 2, calls
     for before, tag in calls:
-        figure = inline_figure({store: cached_of(record, tag, store) for store in STORES})
+        figure = inline_figure(views, {view: cached_of(record, tag, view) for view in views.all})
         assert f"{before.strip('`*')} {figure}" in text, f"cached_steps({tag}): the page should read {figure!r}"
+
+
+def test_the_multi_platform_chapter_shows_the_figures_of_amd64_machines_only(
+    reader: Callable[..., Reader], served: Site, views: Views
+) -> None:
+    """The third chapter's images are measured only where the machine is linux/amd64 (`machine:`
+    in their livedocs.yml): its sets of store tabs hold the linux/amd64 views' tabs, labelled as
+    every store tab of the site (with the platform where the record holds several), and no other
+    platform's; the image IDs in its sentences are the record's, each named by its view where the
+    record holds other views too; and the page shows no livedocs problem."""
+    chapter = reader(f"{MULTI_PLATFORM}/")
+    page = chapter.page
+    assert page.locator(".livedocs-problem, .livedocs-false").count() == 0, "no livedocs problem in the page"
+    amd64 = [view for view in views.all if view.platform == AMD64]
+    labels = [views.label(view) for view in amd64]
+    sets = [names for names, _ in tab_sets(page) if store_tabs_among(names)]
+    assert labels in sets, "the figures of both stores, side by side"
+    for names in sets:
+        assert names == [label for label in labels if label in names], f"store tabs labelled {names}"
+
+    text = " ".join(page.locator("article").inner_text().split())
+    for tag in ("webapp-arm64-emulated", "webapp-arm64-cross"):
+        figure = inline_figure(views, {view: short_id(entry(served.record, tag, view)["image_id"]) for view in amd64})
+        assert f"{tag} the ID {figure}" in text, f"image_id({tag}): the page should read {figure!r}"
+    assert chapter.problems == []
 
 
 def site_pages() -> list[str]:
@@ -690,7 +799,7 @@ def site_pages() -> list[str]:
                 yield value
 
     pages = [re.sub(r"(^|/)index/$", r"\1", doc.removesuffix(".md") + "/") for doc in files(config["nav"])]
-    assert "" in pages and f"{CHAPTER}/" in pages and f"{FAST_BUILDS}/" in pages, pages
+    assert {"", f"{CHAPTER}/", f"{FAST_BUILDS}/", f"{MULTI_PLATFORM}/"} <= set(pages), pages
     return [*pages, "404.html"]
 
 
@@ -714,20 +823,22 @@ def test_every_page_asks_no_other_host_and_logs_no_error(reader: Callable[..., R
     assert opened.problems == []
 
 
-def tab_views(page: Page) -> list[tuple[int, int]]:
-    """The choices of content tabs that together show every tab of the page: (the image store's
-    index in STORES, the index of the tab chosen in every other set), each store with each other one."""
-    others = [len(labels) for labels, _ in tab_sets(page) if not set(labels) & set(STORE_TABS.values())]
-    stores = len(STORES) if store_tab_sets(page) else 1
+def tab_views(page: Page, views: Views) -> list[tuple[int, int]]:
+    """The choices of content tabs that together show every tab of the page: (the view's index in
+    `views`, the index of the tab chosen in every other set), each view with each other one."""
+    others = [len(labels) for labels, _ in tab_sets(page) if not store_tabs_among(labels)]
+    stores = len(views.all) if store_tab_sets(page, views, every=False) else 1
     return [(store, other) for store in range(stores) for other in range(max(others, default=1))]
 
 
-def show_tabs(page: Page, store: int, other: int) -> None:
+def show_tabs(page: Page, views: Views, store: int, other: int) -> None:
     """Choose, as a reader would (a click on its label), in every set of content tabs that can be seen,
-    the tab of the store STORES[store], or in a set of other tabs the tab `other` (its last one if it
-    has fewer). Sets in a tab not shown are skipped; an outer set comes first in the page, so the sets
-    in its chosen tab are seen by then. (`choose_store` clicks every set of store tabs, even one in a
-    tab not shown, which a reader cannot.)"""
+    the tab of the view `views.all[store]` (a set of store tabs without it, of a figure only some
+    views measure, is left as it is: its tabs are each chosen with their own view), or in a set of
+    other tabs the tab `other` (its last one if it has fewer). Sets in a tab not shown are skipped;
+    an outer set comes first in the page, so the sets in its chosen tab are seen by then.
+    (`choose_view` clicks every set of store tabs, even one in a tab not shown, which a reader cannot.)"""
+    wanted = views.labels[store]
     sets = page.locator("article .tabbed-set")
     for index in range(sets.count()):
         tab_set = sets.nth(index)
@@ -735,7 +846,12 @@ def show_tabs(page: Page, store: int, other: int) -> None:
             continue
         labels = tab_set.locator(":scope > .tabbed-labels > label")
         names = labels.all_inner_texts()
-        chosen = store if set(names) & set(STORE_TABS.values()) else min(other, len(names) - 1)
+        if store_tabs_among(names):
+            if wanted not in names:
+                continue
+            chosen = names.index(wanted)
+        else:
+            chosen = min(other, len(names) - 1)
         if not tab_set.locator(":scope > input").nth(chosen).is_checked():
             labels.nth(chosen).click()
         expect(tab_set.locator(":scope > input").nth(chosen)).to_be_checked()
@@ -794,7 +910,9 @@ WINDOWS = {"wide": VIEWPORT, "narrow": {"width": 400, "height": VIEWPORT["height
 @pytest.mark.parametrize("window", WINDOWS)
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("path", PAGES)
-def test_every_page_is_accessible(reader: Callable[..., Reader], path: str, scheme: str, window: str) -> None:
+def test_every_page_is_accessible(
+    reader: Callable[..., Reader], views: Views, path: str, scheme: str, window: str
+) -> None:
     """axe-core (node_modules/, the version package-lock.json pins) finds no violation of any rule it
     runs by default, on each page in each palette, wide and narrow, with every content tab shown once:
     axe skips what is hidden, so the page is checked again for each choice of tabs (each image store
@@ -807,13 +925,15 @@ def test_every_page_is_accessible(reader: Callable[..., Reader], path: str, sche
     blocks = page.locator("article .tabbed-block")
     seen = [False] * blocks.count()
     failures = []
-    for store, other in tab_views(page):
-        show_tabs(page, store, other)
+    for store, other in tab_views(page, views):
+        show_tabs(page, views, store, other)
         settle(page)
         shown = blocks.evaluate_all("blocks => blocks.map(block => block.checkVisibility())")
         seen = [before or now for before, now in zip(seen, shown, strict=True)]
         if violations := axe_violations(page):
-            view = f"{STORES[store]} store tabs, tab {other + 1} of the other sets" if blocks.count() else "the page"
+            view = (
+                f"{views.labels[store]} store tabs, tab {other + 1} of the other sets" if blocks.count() else "the page"
+            )
             failures.append(f"{path or 'index'} ({scheme} palette, {window} window, {view}):\n{describe(violations)}")
     assert all(seen), f"content tabs never shown, so never checked: {[i for i, s in enumerate(seen) if not s]}"
     assert not failures, "axe-core: accessibility violations\n" + "\n".join(failures)
