@@ -174,7 +174,17 @@ class Measurement:
     # what the example's folder held when measured, as the reader has it (no image map):
     # a replay whose example has changed since says its figures are older than the page
     sources: str = ""
-    varies_by_store: bool = False  # its livedocs.yml expects it to fail on some stores only
+    # its livedocs.yml's outcome per image store (`expect: {overlay2: failure}`): store -> fails there
+    expect_by_store: Mapping[str, bool] = field(default_factory=dict)
+
+    @property
+    def varies_by_store(self) -> bool:
+        """Whether its build fails on some image stores and builds on others, as declared."""
+        return bool(self.expect_by_store)
+
+    def stores_where(self, fails: bool) -> str | None:
+        """The first store (by name) where the build fails (`fails`) or builds, as declared."""
+        return next((store for store, outcome in sorted(self.expect_by_store.items()) if outcome == fails), None)
 
     @property
     def expect_failure(self) -> bool:
@@ -214,8 +224,10 @@ class Measurement:
             data["sources"] = self.sources
         if self.engine is not None:
             data["engine"] = self.engine.to_json()
-        if self.varies_by_store:
-            data["varies_by_store"] = True
+        if self.expect_by_store:
+            data["expect_by_store"] = {
+                s: "failure" if fails else "success" for s, fails in sorted(self.expect_by_store.items())
+            }
         if self.error is not None:
             data.update(expect="failure", error=self.error, failed_line=self.failed_line)
             if self.listing:
@@ -309,7 +321,9 @@ class Measurement:
                     )
                     for r in data.get("platform_rows") or ()
                 ),
-                varies_by_store=bool(data.get("varies_by_store", False)),
+                expect_by_store={
+                    str(store): outcome == "failure" for store, outcome in (data.get("expect_by_store") or {}).items()
+                },
                 secret_layers={str(k): int(v) for k, v in (data.get("secret_layers") or {}).items()},
                 error=str(data["error"]) if data.get("expect") == "failure" or "error" in data else None,
                 failed_line=int(data["failed_line"]) if data.get("failed_line") is not None else None,
@@ -322,7 +336,10 @@ def image_of(measurement: Measurement, tag: str) -> Measurement:
     """`measurement` if it is of an image; LivedocsError for a build meant to fail (NotMeasuredHere
     where it is meant to fail on this store only)."""
     if measurement.size_bytes is None and measurement.varies_by_store:
-        raise NotMeasuredHere(f"{tag} fails on this image store, as its livedocs.yml expects: no image here")
+        raise NotMeasuredHere(
+            f"{tag} fails on this image store, as its livedocs.yml expects: no image here",
+            measured_on=measurement.stores_where(fails=False),
+        )
     if measurement.size_bytes is None:
         raise LivedocsError(f"{tag} is an expected-failure build: it has no image to measure")
     return measurement
@@ -331,7 +348,10 @@ def image_of(measurement: Measurement, tag: str) -> Measurement:
 def failure_of(measurement: Measurement, tag: str) -> str:
     """The error of a build meant to fail; LivedocsError for an image that built."""
     if measurement.error is None and measurement.varies_by_store:
-        raise NotMeasuredHere(f"{tag} builds on this image store, as its livedocs.yml expects: no error here")
+        raise NotMeasuredHere(
+            f"{tag} builds on this image store, as its livedocs.yml expects: no error here",
+            measured_on=measurement.stores_where(fails=True),
+        )
     if measurement.error is None:
         raise LivedocsError(f"{tag} built successfully; declare it 'expect: failure' to show its error")
     return measurement.error

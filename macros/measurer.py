@@ -129,7 +129,7 @@ class Measurer:
             base_images=plan.bases,
             engine=self._facts(),
             measured_at=iso_utc(clock.now()),
-            varies_by_store=plan.spec.varies_by_store,
+            expect_by_store=dict(plan.spec.expect_by_store),
             sources=plan.sources,
             **figures,  # type: ignore[arg-type]
         )

@@ -29,6 +29,7 @@ CROSS = (
     "FROM alpine:3.19\n"
     "COPY --from=build /out/webapp ./webapp\n"
 )
+OUTCOMES = {"overlay2": True, "containerd": False}  # store -> the build fails there
 MANIFEST = """images:
   arm:
     platforms: [linux/arm64]
@@ -136,14 +137,18 @@ def test_a_build_that_fails_on_one_store_only_is_not_measured_there() -> None:
     """An outcome per store: the failing store has no image (its figures pass over it) and the
     store that built it has no error (the error block and `fails with` pass over it)."""
     base = chapter_facts().measurements["go-app-multi"]
-    built = replace(base, varies_by_store=True)
-    failed = replace(base, size_bytes=None, error="ERROR: Multi-platform build is not supported", varies_by_store=True)
-    with pytest.raises(NotMeasuredHere):
+    built = replace(base, expect_by_store=OUTCOMES)
+    failed = replace(
+        base, size_bytes=None, error="ERROR: Multi-platform build is not supported", expect_by_store=OUTCOMES
+    )
+    with pytest.raises(NotMeasuredHere) as no_image:
         image_of(failed, "both")
-    with pytest.raises(NotMeasuredHere):
+    assert no_image.value.measured_on == "containerd"  # where the image is
+    with pytest.raises(NotMeasuredHere) as no_error:
         failure_of(built, "both")
+    assert no_error.value.measured_on == "overlay2"  # where the error is
     with pytest.raises(LivedocsError) as raised:  # declared to fail everywhere: a plain error
-        image_of(replace(failed, varies_by_store=False), "both")
+        image_of(replace(failed, expect_by_store={}), "both")
     assert not isinstance(raised.value, NotMeasuredHere)
 
 
@@ -159,12 +164,12 @@ def _multi_facts() -> tuple[FakeFacts, FakeFacts]:
         media_type="application/vnd.oci.image.index.v1+json",
         content_size_bytes=12_000_000,
         image_platform="linux/amd64",
-        varies_by_store=True,
+        expect_by_store=OUTCOMES,
     )
     failed = replace(base, size_bytes=None, error="ERROR: failed to build: Multi-platform build is not supported")
     return (
         FakeFacts({"both": containerd}, store="containerd"),
-        FakeFacts({"both": replace(failed, varies_by_store=True)}, store="overlay2"),
+        FakeFacts({"both": replace(failed, expect_by_store=OUTCOMES)}, store="overlay2"),
     )
 
 
@@ -228,10 +233,31 @@ def test_no_run_check_on_a_store_where_the_build_fails_by_design(tmp_path: Path)
     specs = {spec.tag: spec for spec in load_example(folder, tmp_path)}
     record = Record(tmp_path / "record.json", tmp_path / "record.lock", "record.json")
     base = chapter_facts().measurements["go-app-multi"]
-    failed = replace(base, size_bytes=None, error="ERROR: Multi-platform build is not supported", varies_by_store=True)
+    failed = replace(
+        base, size_bytes=None, error="ERROR: Multi-platform build is not supported", expect_by_store=OUTCOMES
+    )
     record.put("both", "overlay2", failed)
     overlay2 = ReplaySource(tmp_path, "overlay2", failed.platform, specs, record)
     with pytest.raises(NotMeasuredHere):
         overlay2.response("both", "/")
     with pytest.raises(NotMeasuredHere):
         overlay2.process_uid("both")
+
+
+def test_a_one_store_build_passes_over_what_only_the_other_store_has() -> None:
+    """A leg of the scheduled rebuild measures one store: on overlay2 the multi-platform image's
+    figures, on containerd its error, are the other store's (an INFO note in the page), not
+    problems; the complete build of the merged record checks both."""
+    from macros.pages import Pages
+
+    containerd, overlay2 = _multi_facts()
+    for view, call in ((overlay2, "images_tree"), (containerd, "build_error")):
+        pages = Pages([view])
+        pages.begin_page("docs/x.md", f'{{{{ {call}("both") }}}}\n')
+        shown = getattr(pages, call)("both")
+        assert "livedocs-elsewhere" in shown, shown
+        assert pages.report() == [], [str(p) for p in pages.report()]
+    complete = Pages([overlay2], complete=True)
+    complete.begin_page("docs/x.md", '{{ images_tree("both") }}\n')
+    complete.images_tree("both")
+    assert [p.message for p in complete.report()]
